@@ -1,0 +1,52 @@
+"""The Kind protocol: how a kind of task is validated and run.
+
+Kinds know nothing of the store or the interfaces. A kind is registered under
+the ``taskfleet.kinds`` entry-point group (the built-in ones too) and is a
+class whose instances satisfy :class:`Kind`.
+
+``parse`` checks and normalises the kind's own fields of a task object when
+the task file is read; it raises ``FieldError(field, message)`` for a bad
+field. ``run`` performs one attempt. It returns an :class:`Outcome` or raises
+a ``TaskError`` subclass (``RetryableError``, ``RateLimited``, ``FatalError``);
+any other exception is a retryable failure whose error holds the traceback.
+The runner enforces timeouts and cancellation by cancelling ``run``'s
+coroutine: a kind must release what it holds (kill its process group) when
+cancelled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from taskfleet.model import Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """What a kind knows about the attempt it runs."""
+
+    job_id: str
+    task_id: str
+    attempt: int  # 1-based
+    timeout_s: float | None = None
+    cwd: str | None = None  # the job's default working directory
+    # In-process callables that python tasks may name instead of an import path
+    # (taskfleet.map registers its function here so lambdas work).
+    callables: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Kind(Protocol):
+    """One kind of task."""
+
+    name: str
+
+    def parse(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate and normalise the kind's fields; raise FieldError."""
+        ...
+
+    async def run(self, spec: Mapping[str, Any], ctx: RunContext) -> Outcome:
+        """Run one attempt."""
+        ...

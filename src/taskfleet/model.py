@@ -1,0 +1,348 @@
+"""Plain data: tasks, jobs, attempts, outcomes and their state machines.
+
+No I/O and no clock here. Times are POSIX seconds (floats) inside taskfleet
+and are rendered as ISO 8601 UTC only at the interfaces.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class JobStatus(str, enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL_JOB_STATES
+
+
+class TaskStatus(str, enum.Enum):
+    PENDING = "pending"
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_TASK_STATES
+
+
+FINAL_TASK_STATES = frozenset(
+    {TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SKIPPED}
+)
+# What `retry JOB` runs again.
+RETRYABLE_TASK_STATES = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SKIPPED})
+_FINAL_JOB_STATES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+_T = TaskStatus
+TASK_TRANSITIONS: Mapping[TaskStatus, frozenset[TaskStatus]] = {
+    # pending: waiting for dependencies or a retry time
+    _T.PENDING: frozenset({_T.QUEUED, _T.RUNNING, _T.SKIPPED, _T.CANCELLED, _T.FAILED}),
+    _T.QUEUED: frozenset({_T.PENDING, _T.RUNNING, _T.SKIPPED, _T.CANCELLED}),
+    # running -> queued is a crash or an interrupt: the attempt does not count
+    _T.RUNNING: frozenset(
+        {_T.SUCCEEDED, _T.FAILED, _T.CANCELLED, _T.PENDING, _T.QUEUED}
+    ),
+    # final states reopen only through retry or a central validation
+    _T.SUCCEEDED: frozenset({_T.FAILED, _T.QUEUED, _T.PENDING}),
+    _T.FAILED: frozenset({_T.QUEUED, _T.PENDING}),
+    _T.CANCELLED: frozenset({_T.QUEUED, _T.PENDING}),
+    _T.SKIPPED: frozenset({_T.QUEUED, _T.PENDING}),
+}
+
+_J = JobStatus
+JOB_TRANSITIONS: Mapping[JobStatus, frozenset[JobStatus]] = {
+    _J.QUEUED: frozenset({_J.RUNNING, _J.CANCELLED}),
+    _J.RUNNING: frozenset(
+        {_J.COMPLETED, _J.FAILED, _J.CANCELLED, _J.INTERRUPTED, _J.RUNNING}
+    ),
+    _J.INTERRUPTED: frozenset({_J.RUNNING, _J.CANCELLED, _J.QUEUED}),
+    _J.COMPLETED: frozenset({_J.RUNNING, _J.QUEUED}),
+    _J.FAILED: frozenset({_J.RUNNING, _J.QUEUED}),
+    _J.CANCELLED: frozenset({_J.RUNNING, _J.QUEUED}),
+}
+
+
+def can_transition_task(current: TaskStatus, new: TaskStatus) -> bool:
+    """Whether a task may move from ``current`` to ``new``."""
+    return new in TASK_TRANSITIONS[current]
+
+
+def can_transition_job(current: JobStatus, new: JobStatus) -> bool:
+    """Whether a job may move from ``current`` to ``new``."""
+    return new in JOB_TRANSITIONS[current]
+
+
+PRIORITY_NAMES: Mapping[str, int] = {"critical": 3, "high": 2, "medium": 1, "low": 0}
+DEFAULT_PRIORITY = PRIORITY_NAMES["medium"]
+
+
+class FailFast(str, enum.Enum):
+    OFF = "off"
+    GRACEFUL = "graceful"  # --fail-fast: start nothing new, let running tasks end
+    NOW = "now"  # --fail-fast=now: also cancel the running ones
+
+
+class ErrorClass(str, enum.Enum):
+    RETRYABLE = "retryable"  # retry with backoff while retries are left
+    WAIT = "wait"  # rate limited: wait, do not spend a retry
+    FATAL = "fatal"  # no retry
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    """One task as parsed from input, before it is stored."""
+
+    id: str
+    seq: int  # 1-based position in the input: the input order
+    kind: str
+    spec: dict[str, Any]  # the kind's own fields, normalised by Kind.parse
+    priority: int = DEFAULT_PRIORITY
+    retries: int | None = None  # None: the job's default
+    timeout_s: float | None = None  # None: the job's default
+    depends_on: tuple[str, ...] = ()
+    scope: tuple[str, ...] = ()
+    resources: tuple[str, ...] = ()
+    profile: str | None = None
+    description: str = ""
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class JobOptions:
+    """How a job runs; stored with the job so resume needs no config file."""
+
+    concurrency: int = 1
+    retries: int = 2
+    retry_delay_s: float = 1.0
+    timeout_s: float | None = None
+    fail_fast: FailFast = FailFast.OFF
+    validate_cmd: str | None = None
+    validate_rounds: int = 2
+    profile_limits: Mapping[str, int] = field(default_factory=dict)
+    resource_limits: Mapping[str, int] = field(default_factory=dict)
+    cwd: str | None = None  # default working directory of shell tasks
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "concurrency": self.concurrency,
+            "retries": self.retries,
+            "retry_delay_s": self.retry_delay_s,
+            "timeout_s": self.timeout_s,
+            "fail_fast": self.fail_fast.value,
+            "validate_cmd": self.validate_cmd,
+            "validate_rounds": self.validate_rounds,
+            "profile_limits": dict(self.profile_limits),
+            "resource_limits": dict(self.resource_limits),
+            "cwd": self.cwd,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> JobOptions:
+        return cls(
+            concurrency=int(data.get("concurrency", 1)),
+            retries=int(data.get("retries", 2)),
+            retry_delay_s=float(data.get("retry_delay_s", 1.0)),
+            timeout_s=data.get("timeout_s"),
+            fail_fast=FailFast(data.get("fail_fast", "off")),
+            validate_cmd=data.get("validate_cmd"),
+            validate_rounds=int(data.get("validate_rounds", 2)),
+            profile_limits=dict(data.get("profile_limits") or {}),
+            resource_limits=dict(data.get("resource_limits") or {}),
+            cwd=data.get("cwd"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerInfo:
+    """Who runs a job: enough to tell whether that process is still alive."""
+
+    runner_id: str
+    host: str
+    pid: int
+    started_at: float  # when the runner process started (guards against pid reuse)
+    heartbeat_at: float
+    lease_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A job as stored."""
+
+    job_id: str
+    name: str
+    status: JobStatus
+    options: JobOptions
+    created_at: float
+    total: int
+    started_at: float | None = None
+    finished_at: float | None = None
+    runner: RunnerInfo | None = None
+    validation_round: int = 0
+    error: str | None = None  # job-level error (e.g. the validation command failed)
+    usage: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Task:
+    """A task as stored, with its current state."""
+
+    job_id: str
+    seq: int
+    id: str
+    kind: str
+    status: TaskStatus
+    spec: dict[str, Any]
+    priority: int = DEFAULT_PRIORITY
+    retries: int | None = None
+    timeout_s: float | None = None
+    depends_on: tuple[str, ...] = ()
+    scope: tuple[str, ...] = ()
+    resources: tuple[str, ...] = ()
+    profile: str | None = None
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    attempts: int = 0  # attempts started, including ones cut short by a crash
+    failures: int = 0  # failed attempts counted against `retries`
+    result: Any = None
+    error: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    duration_s: float | None = None
+    not_before: float | None = None  # earliest start of the next attempt
+    lease_owner: str | None = None  # runner_id that holds this task
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One recorded attempt of a task."""
+
+    task_id: str
+    number: int  # 1-based
+    runner_id: str
+    started_at: float
+    finished_at: float | None = None
+    outcome: str | None = None  # succeeded, failed, cancelled, interrupted; None while running
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one attempt of a kind produced."""
+
+    ok: bool
+    result: Any = None
+    error: str | None = None
+    error_class: ErrorClass = ErrorClass.RETRYABLE
+    retry_after_s: float | None = None
+    usage: Mapping[str, float] | None = None
+
+    @classmethod
+    def success(cls, result: Any = None, *, usage: Mapping[str, float] | None = None) -> Outcome:
+        return cls(ok=True, result=result, usage=usage)
+
+    @classmethod
+    def failure(
+        cls,
+        error: str,
+        *,
+        result: Any = None,
+        error_class: ErrorClass = ErrorClass.RETRYABLE,
+        retry_after_s: float | None = None,
+        usage: Mapping[str, float] | None = None,
+    ) -> Outcome:
+        return cls(
+            ok=False,
+            result=result,
+            error=error,
+            error_class=error_class,
+            retry_after_s=retry_after_s,
+            usage=usage,
+        )
+
+
+# Writes that the runner batches into group commits (Store.record).
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptStarted:
+    seq: int
+    attempt: int  # 1-based attempt number
+    runner_id: str
+    started_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptFinished:
+    """The end of an attempt and the task's state after it.
+
+    ``status`` is the task's new state: a final one, ``pending`` (a retry is
+    due at ``not_before``, the runner keeps its lease) or ``queued`` (the
+    attempt was interrupted and does not count; the lease is released).
+    """
+
+    seq: int
+    attempt: int
+    status: TaskStatus
+    attempt_outcome: str  # succeeded, failed, cancelled, interrupted
+    finished_at: float
+    duration_s: float
+    failures: int
+    result: Any = None
+    error: str | None = None
+    not_before: float | None = None
+
+
+TaskUpdate = AttemptStarted | AttemptFinished
+
+
+@dataclass(frozen=True, slots=True)
+class StatusCounts:
+    """How many tasks of a job are in each state."""
+
+    pending: int = 0
+    queued: int = 0
+    running: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    skipped: int = 0
+
+    @property
+    def total(self) -> int:
+        return (
+            self.pending
+            + self.queued
+            + self.running
+            + self.succeeded
+            + self.failed
+            + self.cancelled
+            + self.skipped
+        )
+
+    @property
+    def ended(self) -> int:
+        return self.succeeded + self.failed + self.cancelled + self.skipped
+
+    @property
+    def open(self) -> int:
+        return self.pending + self.queued + self.running
+
+    @classmethod
+    def from_mapping(cls, counts: Mapping[TaskStatus, int]) -> StatusCounts:
+        return cls(**{status.value: int(counts.get(status, 0)) for status in TaskStatus})
+
+    def as_dict(self) -> dict[str, int]:
+        return {status.value: getattr(self, status.value) for status in TaskStatus}

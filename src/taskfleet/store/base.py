@@ -1,0 +1,187 @@
+"""The Store protocol: every query and transition the engine and interfaces need.
+
+The store is the truth. It speaks in model types only; no SQL leaves a store
+module. Every implementation (memory, sqlite, postgres) passes the same
+contract suite in ``tests/unit/store``.
+
+Dependencies live in the store so a job of a million tasks never has to be
+held in memory: a task with unmet dependencies is ``pending`` with a count of
+unmet ones; when a dependency succeeds the count drops and at zero the task
+becomes ``queued``; when a dependency ends failed, cancelled or skipped, every
+task that (transitively) depends on it ends ``skipped``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Protocol, runtime_checkable
+
+from taskfleet.model import (
+    Attempt,
+    Job,
+    JobStatus,
+    RunnerInfo,
+    StatusCounts,
+    Task,
+    TaskSpec,
+    TaskStatus,
+    TaskUpdate,
+)
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Durable home of jobs, tasks and attempts."""
+
+    async def open(self) -> None:
+        """Connect and create or migrate the schema."""
+
+    async def close(self) -> None:
+        """Flush and disconnect."""
+
+    # -- jobs ---------------------------------------------------------------
+
+    async def create_job(self, job: Job, tasks: Iterable[TaskSpec]) -> Job:
+        """Store a job and its tasks in one transaction and return it with ``total`` set.
+
+        ``tasks`` may be a generator that raises (a TaskfileError) after
+        yielding some tasks: then nothing at all is stored and the error
+        propagates. Tasks with ``depends_on`` start ``pending``, others
+        ``queued``. Raises JobConflict if the job id exists.
+        """
+
+    async def get_job(self, job_id: str) -> Job:
+        """The job; raises JobNotFound."""
+
+    async def list_jobs(
+        self, *, status: JobStatus | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Job]:
+        """Jobs, newest first."""
+
+    async def count_jobs(self, *, status: JobStatus | None = None) -> int:
+        """How many jobs (with that status)."""
+
+    async def acquire_job(
+        self, job_id: str, runner: RunnerInfo, from_statuses: Collection[JobStatus]
+    ) -> Job:
+        """Make ``runner`` the job's runner and set it ``running``, atomically.
+
+        Succeeds only while the job's status is one of ``from_statuses``;
+        otherwise raises JobConflict. Sets ``started_at`` if it was unset and
+        clears ``finished_at``.
+        """
+
+    async def claim_queued_job(self, runner: RunnerInfo) -> Job | None:
+        """Acquire the oldest ``queued`` job for a worker, or None."""
+
+    async def heartbeat(self, job_id: str, runner_id: str, now: float) -> JobStatus:
+        """Renew the runner's lease; return the job's status (to notice a cancel).
+
+        Raises LeaseLost if another runner holds the job now.
+        """
+
+    async def release_job(
+        self,
+        job_id: str,
+        runner_id: str,
+        status: JobStatus,
+        now: float,
+        *,
+        error: str | None = None,
+    ) -> bool:
+        """End the runner's hold: set the job's status and free its tasks.
+
+        Only acts while ``runner_id`` still holds the job (compare-and-set);
+        returns whether it did. Tasks leased by the runner are released:
+        ``running`` ones go back to ``queued`` (their open attempt is closed as
+        ``interrupted`` and does not count), others keep their state. A final
+        ``status`` sets ``finished_at``; ``interrupted`` leaves it unset.
+        The job's runner fields are kept for the record.
+        """
+
+    async def set_job_status(
+        self, job_id: str, status: JobStatus, now: float, *, error: str | None = None
+    ) -> None:
+        """Set a job's status without a runner (e.g. cancel a queued job)."""
+
+    async def set_validation_round(self, job_id: str, validation_round: int) -> None:
+        """Remember how many central validation rounds have run."""
+
+    async def add_usage(self, job_id: str, usage: Mapping[str, float]) -> None:
+        """Add token and cost counts to the job's ``usage`` totals."""
+
+    # -- tasks --------------------------------------------------------------
+
+    async def claim_tasks(self, job_id: str, runner_id: str, limit: int) -> list[Task]:
+        """Lease up to ``limit`` startable tasks to ``runner_id``.
+
+        Startable: not leased, no unmet dependencies, status ``queued`` or
+        ``pending`` (a retry whose ``not_before`` the runner honours).
+        Highest priority first, then input order.
+        """
+
+    async def record(self, job_id: str, updates: Sequence[TaskUpdate]) -> list[str]:
+        """Apply a batch of attempt starts and ends in one transaction (group commit).
+
+        Updates apply in order. ``AttemptStarted``: the task becomes
+        ``running``, ``attempts`` becomes the attempt number, ``started_at``
+        is set and an attempt row is opened. ``AttemptFinished``: the task
+        takes the given status, result, error, times, failures and
+        not_before; the attempt row is closed; a final status releases the
+        lease and propagates to dependants. Returns the ids of tasks newly
+        skipped by that propagation.
+        """
+
+    async def cancel_open_tasks(self, job_id: str, now: float) -> int:
+        """Cancel every ``pending`` or ``queued`` task (for cancel and fail-fast).
+
+        Running tasks are left to their runner. Returns how many were cancelled.
+        """
+
+    async def reopen_tasks(
+        self,
+        job_id: str,
+        *,
+        statuses: Collection[TaskStatus] = (),
+        task_ids: Collection[str] = (),
+    ) -> int:
+        """Make tasks run again with fresh retries (retry, validation rounds).
+
+        Selects tasks whose status is in ``statuses`` or whose id is in
+        ``task_ids``. Each gets ``failures=0``, error, result, lease and
+        not_before cleared, and becomes ``queued`` — or ``pending`` when one
+        of its dependencies has not succeeded (its unmet count is recomputed).
+        Returns how many were reopened.
+        """
+
+    async def fail_tasks(self, job_id: str, task_ids: Collection[str], error: str) -> list[str]:
+        """Mark the given tasks ``failed`` with ``error`` (central validation).
+
+        Unknown ids are ignored; returns the ids that were marked.
+        """
+
+    async def release_leases(self, job_id: str, runner_id: str) -> None:
+        """Give back every task leased by ``runner_id`` (``running`` ones to ``queued``)."""
+
+    async def count_tasks(self, job_id: str) -> StatusCounts:
+        """Tasks per status."""
+
+    async def get_task(self, job_id: str, task_id: str) -> Task:
+        """One task; raises TaskNotFound (or JobNotFound)."""
+
+    async def list_tasks(
+        self,
+        job_id: str,
+        *,
+        statuses: Collection[TaskStatus] | None = None,
+        after_seq: int = 0,
+        limit: int = 1000,
+        search: str | None = None,
+    ) -> list[Task]:
+        """Tasks in input order with ``seq > after_seq`` (keyset paging).
+
+        ``search`` keeps tasks whose id contains the text.
+        """
+
+    async def list_attempts(self, job_id: str, task_id: str) -> list[Attempt]:
+        """Every recorded attempt of a task, oldest first."""
