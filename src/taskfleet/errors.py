@@ -10,6 +10,7 @@ in one place (``taskfleet.cli.exit_codes``).
     ├── NotFound                   (exit 3)
     │   ├── JobNotFound
     │   └── TaskNotFound
+    ├── JobFailed                  taskfleet.map: some items failed for good
     ├── JobConflict                the job exists already, or is in a state that
     │                              forbids the action (running elsewhere, ...)
     ├── StoreError                 the database failed; driver errors are wrapped
@@ -88,6 +89,19 @@ class TaskNotFound(NotFound):
 
 class JobConflict(TaskfleetError):
     """The job exists already or its state forbids the action."""
+
+
+class JobFailed(TaskfleetError):
+    """Some tasks of a job ended without success; ``errors`` maps task id to error."""
+
+    def __init__(self, job_id: str, errors: dict[str, str]) -> None:
+        self.job_id = job_id
+        self.errors = errors
+        first = next(iter(errors.items()))
+        super().__init__(
+            f"job '{job_id}': {len(errors)} task(s) failed; first: {first[0]}: "
+            f"{first[1].strip().splitlines()[-1] if first[1].strip() else first[1]}"
+        )
 
 
 class StoreError(TaskfleetError):

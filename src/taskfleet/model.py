@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-class JobStatus(str, enum.Enum):
+class JobStatus(enum.StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     COMPLETED = "completed"
@@ -25,7 +25,7 @@ class JobStatus(str, enum.Enum):
         return self in _FINAL_JOB_STATES
 
 
-class TaskStatus(str, enum.Enum):
+class TaskStatus(enum.StrEnum):
     PENDING = "pending"
     QUEUED = "queued"
     RUNNING = "running"
@@ -52,9 +52,7 @@ TASK_TRANSITIONS: Mapping[TaskStatus, frozenset[TaskStatus]] = {
     _T.PENDING: frozenset({_T.QUEUED, _T.RUNNING, _T.SKIPPED, _T.CANCELLED, _T.FAILED}),
     _T.QUEUED: frozenset({_T.PENDING, _T.RUNNING, _T.SKIPPED, _T.CANCELLED}),
     # running -> queued is a crash or an interrupt: the attempt does not count
-    _T.RUNNING: frozenset(
-        {_T.SUCCEEDED, _T.FAILED, _T.CANCELLED, _T.PENDING, _T.QUEUED}
-    ),
+    _T.RUNNING: frozenset({_T.SUCCEEDED, _T.FAILED, _T.CANCELLED, _T.PENDING, _T.QUEUED}),
     # final states reopen only through retry or a central validation
     _T.SUCCEEDED: frozenset({_T.FAILED, _T.QUEUED, _T.PENDING}),
     _T.FAILED: frozenset({_T.QUEUED, _T.PENDING}),
@@ -65,9 +63,7 @@ TASK_TRANSITIONS: Mapping[TaskStatus, frozenset[TaskStatus]] = {
 _J = JobStatus
 JOB_TRANSITIONS: Mapping[JobStatus, frozenset[JobStatus]] = {
     _J.QUEUED: frozenset({_J.RUNNING, _J.CANCELLED}),
-    _J.RUNNING: frozenset(
-        {_J.COMPLETED, _J.FAILED, _J.CANCELLED, _J.INTERRUPTED, _J.RUNNING}
-    ),
+    _J.RUNNING: frozenset({_J.COMPLETED, _J.FAILED, _J.CANCELLED, _J.INTERRUPTED, _J.RUNNING}),
     _J.INTERRUPTED: frozenset({_J.RUNNING, _J.CANCELLED, _J.QUEUED}),
     _J.COMPLETED: frozenset({_J.RUNNING, _J.QUEUED}),
     _J.FAILED: frozenset({_J.RUNNING, _J.QUEUED}),
@@ -89,13 +85,13 @@ PRIORITY_NAMES: Mapping[str, int] = {"critical": 3, "high": 2, "medium": 1, "low
 DEFAULT_PRIORITY = PRIORITY_NAMES["medium"]
 
 
-class FailFast(str, enum.Enum):
+class FailFast(enum.StrEnum):
     OFF = "off"
     GRACEFUL = "graceful"  # --fail-fast: start nothing new, let running tasks end
     NOW = "now"  # --fail-fast=now: also cancel the running ones
 
 
-class ErrorClass(str, enum.Enum):
+class ErrorClass(enum.StrEnum):
     RETRYABLE = "retryable"  # retry with backoff while retries are left
     WAIT = "wait"  # rate limited: wait, do not spend a retry
     FATAL = "fatal"  # no retry

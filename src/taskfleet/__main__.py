@@ -1,0 +1,5 @@
+"""``python -m taskfleet`` runs the command line."""
+
+from taskfleet.cli.main import main
+
+main()

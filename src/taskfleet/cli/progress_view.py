@@ -1,0 +1,126 @@
+"""Live progress of a running job on stderr, and the summary at its end.
+
+A terminal gets a rich progress bar (done/total, succeeded, failed, rate,
+ETA); anything else gets a plain line at most every 2 s, so logs stay small.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from taskfleet.engine.progress import ProgressSnapshot
+    from taskfleet.engine.runner import Runner
+    from taskfleet.service import JobReport
+
+PLAIN_INTERVAL_S = 2.0
+BAR_INTERVAL_S = 0.1
+
+
+def _fmt_eta(eta_s: float | None) -> str:
+    if eta_s is None:
+        return "?"
+    minutes, seconds = divmod(int(eta_s + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+def plain_line(snap: ProgressSnapshot) -> str:
+    """One progress line for logs."""
+    counts = snap.counts
+    return (
+        f"[taskfleet] {snap.job_id}: {counts.ended}/{counts.total} done "
+        f"({snap.percentage:.1f}%), {counts.succeeded} succeeded, {counts.failed} failed, "
+        f"{counts.running} running, {snap.items_per_second:.1f}/s, ETA {_fmt_eta(snap.eta_s)}"
+    )
+
+
+async def watch(runner: Runner, *, use_bar: bool | None = None) -> None:
+    """Render the runner's progress until cancelled."""
+    if use_bar is None:
+        use_bar = sys.stderr.isatty()
+    while runner.tracker is None:
+        await asyncio.sleep(0.02)
+    if use_bar:
+        await _watch_bar(runner)
+    else:
+        await _watch_plain(runner)
+
+
+async def _watch_plain(runner: Runner) -> None:
+    assert runner.tracker is not None
+    try:
+        while True:
+            await asyncio.sleep(PLAIN_INTERVAL_S)
+            click.echo(plain_line(runner.tracker.snapshot(time.time())), err=True)
+    except asyncio.CancelledError:
+        pass
+
+
+async def _watch_bar(runner: Runner) -> None:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    tracker = runner.tracker
+    assert tracker is not None
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("[green]✓ {task.fields[ok]}[/] [red]✗ {task.fields[failed]}[/]"),
+        TextColumn(
+            "{task.fields[running]} running · {task.fields[rate]}/s · ETA {task.fields[eta]}"
+        ),
+        console=Console(stderr=True),
+        transient=False,
+    )
+    bar = progress.add_task(runner.job_id, total=tracker.counts.total, **_fields(None))
+    with progress:
+        try:
+            while True:
+                _update(progress, bar, tracker.snapshot(time.time()))
+                await asyncio.sleep(BAR_INTERVAL_S)
+        except asyncio.CancelledError:
+            _update(progress, bar, tracker.snapshot(time.time()))
+
+
+def _fields(snap: ProgressSnapshot | None) -> dict[str, Any]:
+    if snap is None:
+        return {"ok": 0, "failed": 0, "running": 0, "rate": "0.0", "eta": "?"}
+    return {
+        "ok": snap.counts.succeeded,
+        "failed": snap.counts.failed + snap.counts.skipped,
+        "running": snap.counts.running,
+        "rate": f"{snap.items_per_second:.1f}",
+        "eta": _fmt_eta(snap.eta_s),
+    }
+
+
+def _update(progress: Any, bar: Any, snap: ProgressSnapshot) -> None:
+    progress.update(bar, completed=snap.counts.ended, total=snap.counts.total, **_fields(snap))
+
+
+def summary_text(report: JobReport) -> str:
+    """The human summary printed when a job ends."""
+    data = report.to_dict()
+    lines = [
+        f"job {data['job_id']} {data['status']}: {data['succeeded']} succeeded, "
+        f"{data['failed']} failed, {data['skipped']} skipped, {data['cancelled']} cancelled "
+        f"of {data['total']} in {data['elapsed_seconds']:.1f}s "
+        f"({data['items_per_second']:.1f} tasks/s)"
+    ]
+    if data.get("error"):
+        lines.append(f"  error: {data['error']}")
+    if data["status"] == "interrupted":
+        lines.append(f"  resume with: taskfleet resume {data['job_id']}")
+    elif data["failed"] or data["skipped"] or data["cancelled"]:
+        lines.append(
+            f"  see failures: taskfleet failed {data['job_id']}    "
+            f"retry them: taskfleet retry {data['job_id']}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,309 @@
+"""Commands that run work: run, submit, resume, retry, worker."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from taskfleet.cli import exit_codes
+from taskfleet.cli.main import CliState, pass_state
+
+if TYPE_CHECKING:
+    from taskfleet.config import Settings
+    from taskfleet.engine.runner import Runner
+    from taskfleet.model import Job, JobOptions
+    from taskfleet.store.base import Store
+
+
+def _job_options(func: Any) -> Any:
+    options = [
+        click.option("--id", "job_id", metavar="JOB", help="Job id (default: a new unique id)."),
+        click.option("--name", default="", help="A name for people."),
+        click.option(
+            "-j",
+            "--concurrency",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Tasks at once [env TASKFLEET_CONCURRENCY; default: CPU count].",
+        ),
+        click.option(
+            "--retries",
+            type=click.IntRange(min=0),
+            default=None,
+            help="Extra attempts after a failure [default 2].",
+        ),
+        click.option(
+            "--retry-delay",
+            type=click.FloatRange(min=0),
+            default=None,
+            help="Base of the exponential backoff, seconds [default 1].",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            default=None,
+            help="Seconds one attempt may run [default: none].",
+        ),
+        click.option(
+            "--fail-fast",
+            "fail_fast",
+            is_flag=True,
+            help="Stop starting tasks at the first failure (--fail-fast=now: "
+            "also kill running ones).",
+        ),
+        click.option("--fail-fast-now", "fail_fast_now", is_flag=True, hidden=True),
+        click.option(
+            "--validate",
+            "validate_cmd",
+            metavar="CMD",
+            help="Command that validates the whole batch after all tasks ended.",
+        ),
+        click.option(
+            "--validate-rounds",
+            type=click.IntRange(min=0),
+            default=2,
+            show_default=True,
+            help="At most this many re-runs of tasks rejected by --validate.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _build_options(settings: Settings, flags: dict[str, Any]) -> JobOptions:
+    from taskfleet.model import FailFast, JobOptions
+
+    fail_fast = FailFast.OFF
+    if flags["fail_fast_now"]:
+        fail_fast = FailFast.NOW
+    elif flags["fail_fast"]:
+        fail_fast = FailFast.GRACEFUL
+    return JobOptions(
+        concurrency=settings.concurrency,
+        retries=settings.retries,
+        retry_delay_s=settings.retry_delay,
+        timeout_s=settings.timeout,
+        fail_fast=fail_fast,
+        validate_cmd=flags["validate_cmd"],
+        validate_rounds=flags["validate_rounds"],
+        profile_limits={
+            name: p.concurrency for name, p in settings.profiles.items() if p.concurrency
+        },
+        resource_limits=dict(settings.resources),
+        cwd=str(Path.cwd()),
+    )
+
+
+async def _store_job(
+    store: Store, source: str, settings: Settings, flags: dict[str, Any], *, queued: bool
+) -> Job:
+    from taskfleet import service
+    from taskfleet.model import JobStatus
+    from taskfleet.taskfile import parse_tasks
+
+    stream = sys.stdin if source == "-" else source
+    tasks = parse_tasks(
+        stream,
+        source_name="<stdin>" if source == "-" else source,
+        profiles=settings.profiles,
+        resource_limits=settings.resources,
+    )
+    return await service.create_job(
+        store,
+        tasks,
+        _build_options(settings, flags),
+        job_id=flags["job_id"],
+        name=flags["name"],
+        # `run` keeps its job away from workers: it is stored as not running,
+        # resumable, and this process acquires it at once. Had it crashed in
+        # between, `interrupted` is the truth.
+        status=JobStatus.QUEUED if queued else JobStatus.INTERRUPTED,
+    )
+
+
+def _settings_for(state: CliState, flags: dict[str, Any]) -> Settings:
+    return state.settings(
+        concurrency=flags["concurrency"],
+        retries=flags["retries"],
+        retry_delay=flags["retry_delay"],
+        timeout=flags["timeout"],
+    )
+
+
+@click.command()
+@click.argument("file", metavar="FILE")
+@_job_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write results JSONL here.")
+@click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress, no summary.")
+@pass_state
+def run(
+    state: CliState,
+    /,
+    file: str,
+    output: str | None,
+    as_json: bool,
+    quiet: bool,
+    **flags: Any,
+) -> None:
+    """Validate FILE (JSONL, JSON, or - for stdin), store it as a job and run it."""
+    settings = _settings_for(state, flags)
+
+    async def body(store: Store) -> tuple[int, dict[str, Any]]:
+        job = await _store_job(store, file, settings, flags, queued=False)
+        return await _run_and_report(store, job.job_id, "run", output, as_json, quiet)
+
+    code, _ = state.run(body, settings)
+    raise click.exceptions.Exit(code)
+
+
+@click.command()
+@click.argument("file", metavar="FILE")
+@_job_options
+@pass_state
+def submit(state: CliState, /, file: str, **flags: Any) -> None:
+    """Validate FILE and store it as a queued job for a worker; print its id."""
+    settings = _settings_for(state, flags)
+
+    async def body(store: Store) -> Job:
+        return await _store_job(store, file, settings, flags, queued=True)
+
+    job = state.run(body, settings)
+    click.echo(job.job_id)
+
+
+def _resume_like(mode: str) -> Any:
+    @click.command(name=mode)
+    @click.argument("job_id", metavar="JOB")
+    @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write results JSONL.")
+    @click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON.")
+    @click.option("--quiet", "-q", is_flag=True, help="No progress, no summary.")
+    @pass_state
+    def command(
+        state: CliState,
+        /,
+        job_id: str,
+        output: str | None,
+        as_json: bool,
+        quiet: bool,
+    ) -> None:
+        async def body(store: Store) -> tuple[int, dict[str, Any]]:
+            return await _run_and_report(store, job_id, mode, output, as_json, quiet)
+
+        code, _ = state.run(body)
+        raise click.exceptions.Exit(code)
+
+    command.help = (
+        "Continue an interrupted (or queued) job: every task that has not succeeded runs."
+        if mode == "resume"
+        else "Run again only the tasks that ended failed, cancelled or skipped, with fresh retries."
+    )
+    return command
+
+
+async def _run_and_report(
+    store: Store, job_id: str, mode: str, output: str | None, as_json: bool, quiet: bool
+) -> tuple[int, dict[str, Any]]:
+    import asyncio
+
+    from taskfleet import service
+    from taskfleet.cli.progress_view import summary_text, watch
+
+    watchers: list[asyncio.Task[None]] = []
+
+    def on_runner(runner: Runner) -> None:
+        _install_signal_handlers(runner, quiet)
+        if not quiet:
+            watchers.append(asyncio.ensure_future(watch(runner)))
+
+    try:
+        job = await service.run_job(store, job_id, mode=mode, on_runner=on_runner)
+    finally:
+        for watcher in watchers:
+            watcher.cancel()
+        await asyncio.gather(*watchers, return_exceptions=True)
+        _remove_signal_handlers()
+    report = await service.job_report(store, job.job_id)
+    if output:
+        await _write_results_file(store, job.job_id, output)
+    if as_json:
+        click.echo(json.dumps(report.to_dict()))
+    elif not quiet:
+        click.echo(summary_text(report))
+    return exit_codes.for_job(job.status), report.to_dict()
+
+
+async def _write_results_file(store: Store, job_id: str, path: str) -> None:
+    from taskfleet import service
+    from taskfleet.results import result_record
+
+    with open(path, "w", encoding="utf-8") as out:
+        async for task in service.iter_tasks(store, job_id):
+            out.write(json.dumps(result_record(task)) + "\n")
+
+
+def _install_signal_handlers(runner: Runner, quiet: bool) -> None:
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    presses = 0
+
+    def on_signal() -> None:
+        nonlocal presses
+        presses += 1
+        if presses == 1:
+            runner.request_stop()
+            if not quiet:
+                click.echo(
+                    "\ntaskfleet: stopping: no new tasks start; running ones finish "
+                    "(press Ctrl-C again to kill them)",
+                    err=True,
+                )
+        else:
+            runner.request_kill()
+            if not quiet:
+                click.echo("\ntaskfleet: killing running tasks", err=True)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+
+
+def _remove_signal_handlers() -> None:
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.remove_signal_handler(sig)
+
+
+@click.command()
+@click.option(
+    "-c",
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=None,
+    help="At most this many tasks at once in this worker.",
+)
+@click.option(
+    "--poll",
+    type=click.FloatRange(min=0.05),
+    default=1.0,
+    show_default=True,
+    help="Seconds between looks for queued jobs.",
+)
+@click.option("--once", is_flag=True, help="Run the queued jobs there are, then exit.")
+@pass_state
+def worker(state: CliState, /, concurrency: int | None, poll: float, once: bool) -> None:
+    """Run queued jobs from the store until stopped; many workers may share one store."""
+    from taskfleet.cli.worker_loop import run_worker
+
+    state.run(lambda store: run_worker(store, concurrency=concurrency, poll_s=poll, once=once))
+
+
+COMMANDS = [run, submit, _resume_like("resume"), _resume_like("retry"), worker]

@@ -1,0 +1,409 @@
+"""The asyncio loop that runs one job: claim a window, start, record, retry.
+
+The runner holds the job (a lease renewed by heartbeats) and borrows a window
+of its tasks from the store; the store stays the truth. Outcomes go through a
+write-behind buffer in group commits. See ARCHITECTURE.md, "The life of a task".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import enum
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from taskfleet.engine.attempt import run_attempt
+from taskfleet.engine.buffer import WriteBehind
+from taskfleet.engine.limits import SlotPool, slot_keys_for
+from taskfleet.engine.liveness import new_runner
+from taskfleet.engine.progress import EventListener, ProgressTracker, TaskEvent
+from taskfleet.engine.retry import backoff_delay_s
+from taskfleet.engine.scheduler import Candidate, next_wakeup, pick_startable, sort_key
+from taskfleet.engine.validation import run_validation_rounds
+from taskfleet.errors import LeaseLost
+from taskfleet.kinds import get_kind
+from taskfleet.kinds.base import Kind, RunContext
+from taskfleet.model import (
+    AttemptFinished,
+    AttemptStarted,
+    ErrorClass,
+    FailFast,
+    Job,
+    JobStatus,
+    Outcome,
+    Task,
+    TaskStatus,
+)
+from taskfleet.store.base import Store
+
+# Rate-limit waits do not spend retries, but an endpoint that never recovers
+# must not hold a task forever.
+MAX_RATE_LIMIT_WAITS = 50
+IDLE_POLL_S = 0.2
+
+
+class StopReason(enum.StrEnum):
+    INTERRUPTED = "interrupted"  # Ctrl-C / SIGTERM: resumable
+    CANCELLED = "cancelled"  # `cancel JOB`
+    FAIL_FAST = "fail_fast"
+    LEASE_LOST = "lease_lost"
+
+
+@dataclass(slots=True)
+class _Running:
+    task: Task
+    candidate: Candidate
+    attempt: int
+    started_at: float
+    future: asyncio.Task[Outcome | None]
+    cancel_as: TaskStatus | None = None  # set when the runner cancels the attempt
+
+
+class Runner:
+    """Runs one job to its end (or until stopped) in this process."""
+
+    def __init__(
+        self,
+        store: Store,
+        job_id: str,
+        *,
+        lease_s: float = 30.0,
+        callables: Mapping[str, Callable[..., Any]] | None = None,
+        on_event: EventListener | None = None,
+        kinds: Callable[[str], Kind] = get_kind,
+        window: int | None = None,
+        concurrency_cap: int | None = None,
+    ) -> None:
+        self.store = store
+        self.job_id = job_id
+        self.info = new_runner(lease_s)
+        self._callables = dict(callables or {})
+        self._on_event = on_event
+        self._kinds = kinds
+        self._window_size = window
+        self._concurrency_cap = concurrency_cap
+        self._waiting: list[Candidate] = []  # sorted by sort_key
+        self._tasks: dict[int, Task] = {}  # every task this runner holds
+        self._running: dict[int, _Running] = {}
+        self._finished: list[tuple[int, Outcome | None]] = []
+        self._wake = asyncio.Event()
+        self._stop: StopReason | None = None
+        self._rate_waits: dict[int, int] = {}
+        self._usage: dict[str, float] = {}
+        self._claim_after_flush = -1
+        self.tracker: ProgressTracker | None = None
+        self.job: Job | None = None
+
+    # -- control from outside (signal handlers, cancel) ---------------------
+
+    def request_stop(self) -> None:
+        """Start nothing new; running tasks finish; the job ends ``interrupted``."""
+        self._set_stop(StopReason.INTERRUPTED)
+
+    def request_kill(self) -> None:
+        """Also kill running tasks; they run again on resume without spending a retry."""
+        self._set_stop(StopReason.INTERRUPTED)
+        self._cancel_running(TaskStatus.QUEUED)
+
+    def _set_stop(self, reason: StopReason) -> None:
+        if self._stop is None or reason is StopReason.CANCELLED:
+            self._stop = reason
+        self._wake.set()
+
+    # -- the run ------------------------------------------------------------
+
+    async def run(self, from_statuses: Collection[JobStatus]) -> Job:
+        """Acquire the job, run it until it ends or is stopped, release it."""
+        job = await self.store.acquire_job(self.job_id, self.info, from_statuses)
+        self.job = job
+        self._slots = SlotPool.for_job(job.options)
+        self._concurrency = max(1, job.options.concurrency)
+        if self._concurrency_cap is not None:
+            self._concurrency = min(self._concurrency, self._concurrency_cap)
+        counts = await self.store.count_tasks(self.job_id)
+        self.tracker = ProgressTracker(self.job_id, counts, time.time())
+        self._buffer = WriteBehind(self.store, self.job_id, on_skipped=self._on_skipped)
+        self._buffer.start()
+        heartbeat = asyncio.create_task(self._heartbeat_loop(), name="taskfleet-heartbeat")
+        error: str | None = None
+        try:
+            await self._drive()
+            if self._stop is None and job.options.validate_cmd:
+                error = await run_validation_rounds(self, job)
+        finally:
+            heartbeat.cancel()
+            await self._shutdown_attempts()
+            await self._buffer.close()
+        return await self._release(error)
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the run was asked to stop (interrupt, cancel, fail-fast)."""
+        return self._stop is not None
+
+    async def refresh_counts(self) -> None:
+        """Reload the progress counters from the store."""
+        assert self.tracker is not None
+        self.tracker.reset(await self.store.count_tasks(self.job_id))
+
+    async def drive_round(self) -> None:
+        """Run until every open task has ended (used again by validation rounds)."""
+        await self._drive()
+
+    async def _drive(self) -> None:
+        while True:
+            self._collect_finished()
+            if self._stop is not None:
+                if not self._running:
+                    return
+            else:
+                await self._refill_window()
+                self._start_ready()
+                if not self._running and not self._waiting:
+                    if await self._all_ended():
+                        return
+                    if self._waiting:
+                        continue  # the final claim found promoted dependants
+            await self._sleep_until_something_happens()
+
+    async def _sleep_until_something_happens(self) -> None:
+        if self._finished:
+            return
+        now = time.time()
+        wakeup = next_wakeup(self._waiting, now)
+        timeout = None if wakeup is None else max(wakeup - now, 0.0)
+        if not self._running and not self._waiting:
+            timeout = IDLE_POLL_S  # others hold tasks, or dependants await a flush
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _all_ended(self) -> bool:
+        # Flushing may promote dependants to queued: claim once more before deciding.
+        await self._buffer.flush()
+        await self._refill_window(force=True)
+        if self._waiting:
+            return False
+        counts = await self.store.count_tasks(self.job_id)
+        return counts.open == 0
+
+    # -- window and starts --------------------------------------------------
+
+    async def _refill_window(self, *, force: bool = False) -> None:
+        size = self._window_size or max(4 * self._concurrency, 500)
+        if len(self._waiting) >= size // 2:
+            return
+        # An exhausted claim is retried only after new outcomes were committed.
+        if not force and self._claim_after_flush == self._buffer.flush_count:
+            return
+        claimed = await self.store.claim_tasks(self.job_id, self.info.runner_id, size)
+        if len(claimed) < size:
+            self._claim_after_flush = self._buffer.flush_count
+        assert self.job is not None
+        for task in claimed:
+            self._tasks[task.seq] = task
+            keys = slot_keys_for(task, self.job.options)
+            candidate = Candidate(task.seq, task.priority, task.scope, keys, task.not_before)
+            bisect.insort(self._waiting, candidate, key=sort_key)
+
+    def _start_ready(self) -> None:
+        free = self._concurrency - len(self._running)
+        if free <= 0 or not self._waiting:
+            return
+        picked = pick_startable(
+            self._waiting,
+            now=time.time(),
+            free_slots=free,
+            slot_free=self._slots.free(),
+            running_scopes=[r.candidate.scope for r in self._running.values()],
+        )
+        if not picked:
+            return
+        if picked == self._waiting[: len(picked)]:
+            del self._waiting[: len(picked)]
+        else:
+            chosen = {c.seq for c in picked}
+            self._waiting = [c for c in self._waiting if c.seq not in chosen]
+        for candidate in picked:
+            self._start(candidate)
+
+    def _start(self, candidate: Candidate) -> None:
+        assert self.job is not None and self.tracker is not None
+        task = self._tasks[candidate.seq]
+        now = time.time()
+        attempt = task.attempts + 1
+        task.attempts = attempt
+        self._buffer.add(AttemptStarted(task.seq, attempt, self.info.runner_id, now))
+        self.tracker.move(task.status, TaskStatus.RUNNING, task.id)
+        task.status = TaskStatus.RUNNING
+        options = self.job.options
+        timeout_s = task.timeout_s if task.timeout_s is not None else options.timeout_s
+        ctx = RunContext(self.job_id, task.id, attempt, timeout_s, options.cwd, self._callables)
+        future = asyncio.ensure_future(
+            run_attempt(self._kinds(task.kind), task.spec, ctx, timeout_s)
+        )
+        seq = task.seq
+        future.add_done_callback(lambda f: self._on_attempt_done(seq, f))
+        self._running[seq] = _Running(task, candidate, attempt, now, future)
+        self._slots.acquire(candidate.slot_keys)
+        self._emit(task, TaskStatus.RUNNING, attempt, None)
+
+    def _on_attempt_done(self, seq: int, future: asyncio.Task[Outcome | None]) -> None:
+        outcome = None if future.cancelled() else future.result()
+        self._finished.append((seq, outcome))
+        self._wake.set()
+
+    # -- outcomes -----------------------------------------------------------
+
+    def _collect_finished(self) -> None:
+        finished, self._finished = self._finished, []
+        for seq, outcome in finished:
+            self._finish(self._running.pop(seq), outcome)
+
+    def _finish(self, running: _Running, outcome: Outcome | None) -> None:
+        assert self.tracker is not None
+        task = running.task
+        now = time.time()
+        self._slots.release(running.candidate.slot_keys)
+        if outcome is not None and outcome.usage:
+            for key, value in outcome.usage.items():
+                self._usage[key] = self._usage.get(key, 0.0) + value
+        status, attempt_outcome, not_before = self._next_state(task, running, outcome, now)
+        error = "cancelled" if outcome is None else outcome.error
+        self._buffer.add(
+            AttemptFinished(
+                seq=task.seq,
+                attempt=running.attempt,
+                status=status,
+                attempt_outcome=attempt_outcome,
+                finished_at=now,
+                duration_s=now - running.started_at,
+                failures=task.failures,
+                result=None if outcome is None else outcome.result,
+                error=None if status is TaskStatus.SUCCEEDED else error,
+                not_before=not_before,
+            )
+        )
+        self.tracker.move(TaskStatus.RUNNING, status)
+        task.status = status
+        task.error = error
+        if status is TaskStatus.PENDING:
+            task.not_before = not_before
+            candidate = running.candidate
+            retry = Candidate(
+                candidate.seq, candidate.priority, candidate.scope, candidate.slot_keys, not_before
+            )
+            bisect.insort(self._waiting, retry, key=sort_key)
+        else:
+            del self._tasks[task.seq]
+            self._rate_waits.pop(task.seq, None)
+        self._emit(task, status, running.attempt, None if status is TaskStatus.SUCCEEDED else error)
+        if status is TaskStatus.FAILED:
+            self._on_final_failure()
+
+    def _next_state(
+        self, task: Task, running: _Running, outcome: Outcome | None, now: float
+    ) -> tuple[TaskStatus, str, float | None]:
+        """The task's state after an attempt: (status, attempt outcome, retry time)."""
+        if outcome is None:
+            status = running.cancel_as or TaskStatus.CANCELLED
+            return status, "interrupted" if status is TaskStatus.QUEUED else "cancelled", None
+        if outcome.ok:
+            return TaskStatus.SUCCEEDED, "succeeded", None
+        assert self.job is not None
+        options = self.job.options
+        retries = task.retries if task.retries is not None else options.retries
+        if outcome.error_class is ErrorClass.WAIT and self._stop is None:
+            waits = self._rate_waits.get(task.seq, 0) + 1
+            self._rate_waits[task.seq] = waits
+            if waits <= MAX_RATE_LIMIT_WAITS:
+                delay = outcome.retry_after_s
+                if delay is None:
+                    delay = backoff_delay_s(waits, options.retry_delay_s)
+                return TaskStatus.PENDING, "failed", now + delay
+        task.failures += 1
+        retry_left = outcome.error_class is not ErrorClass.FATAL and task.failures <= retries
+        if retry_left and self._stop is None:
+            delay = outcome.retry_after_s
+            if delay is None:
+                delay = backoff_delay_s(task.failures, options.retry_delay_s)
+            return TaskStatus.PENDING, "failed", now + delay
+        return TaskStatus.FAILED, "failed", None
+
+    def _on_final_failure(self) -> None:
+        assert self.job is not None
+        fail_fast = self.job.options.fail_fast
+        if fail_fast is FailFast.OFF or self._stop is not None:
+            return
+        self._set_stop(StopReason.FAIL_FAST)
+        if fail_fast is FailFast.NOW:
+            self._cancel_running(TaskStatus.CANCELLED)
+
+    def _cancel_running(self, cancel_as: TaskStatus) -> None:
+        for running in self._running.values():
+            if running.cancel_as is None:
+                running.cancel_as = cancel_as
+                running.future.cancel()
+
+    async def _on_skipped(self, task_ids: list[str]) -> None:
+        assert self.tracker is not None
+        self.tracker.reset(await self.store.count_tasks(self.job_id))
+        if self._on_event is not None:
+            now = time.time()
+            for task_id in task_ids:
+                event = TaskEvent(self.job_id, task_id, TaskStatus.SKIPPED, 0, now, None)
+                self._on_event(event)
+
+    def _emit(self, task: Task, status: TaskStatus, attempt: int, error: str | None) -> None:
+        if self._on_event is not None:
+            self._on_event(TaskEvent(self.job_id, task.id, status, attempt, time.time(), error))
+
+    # -- heartbeat, shutdown, release ----------------------------------------
+
+    async def _heartbeat_loop(self) -> None:
+        interval = min(1.0, self.info.lease_s / 3)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                status = await self.store.heartbeat(self.job_id, self.info.runner_id, time.time())
+            except LeaseLost:
+                self._set_stop(StopReason.LEASE_LOST)
+                self._cancel_running(TaskStatus.QUEUED)
+                return
+            if status is JobStatus.CANCELLED:
+                self._set_stop(StopReason.CANCELLED)
+                self._cancel_running(TaskStatus.CANCELLED)
+
+    async def _shutdown_attempts(self) -> None:
+        """Wait for attempts still in flight (after an error or cancel) and record them."""
+        if self._running:
+            self._cancel_running(TaskStatus.QUEUED)
+            await asyncio.gather(
+                *(r.future for r in self._running.values()), return_exceptions=True
+            )
+            await asyncio.sleep(0)  # let done-callbacks run
+        self._collect_finished()
+
+    async def _release(self, error: str | None) -> Job:
+        now = time.time()
+        if self._usage:
+            await self.store.add_usage(self.job_id, self._usage)
+        if self._stop is StopReason.LEASE_LOST:
+            return await self.store.get_job(self.job_id)
+        if self._stop is StopReason.INTERRUPTED:
+            status = JobStatus.INTERRUPTED
+        elif self._stop is StopReason.CANCELLED:
+            await self.store.cancel_open_tasks(self.job_id, now)
+            status = JobStatus.CANCELLED
+        else:
+            if self._stop is StopReason.FAIL_FAST:
+                await self.store.cancel_open_tasks(self.job_id, now)
+            counts = await self.store.count_tasks(self.job_id)
+            clean = counts.failed + counts.skipped + counts.cancelled == 0 and error is None
+            status = JobStatus.COMPLETED if clean else JobStatus.FAILED
+        await self.store.release_job(self.job_id, self.info.runner_id, status, now, error=error)
+        return await self.store.get_job(self.job_id)

@@ -1,0 +1,450 @@
+"""An in-memory store for fast unit tests of the engine.
+
+Plain dicts and lists, no I/O. It passes the same contract suite as the SQLite
+store; to behave the same, task specs and results go through JSON on the way
+in (as a database would store them) and every read returns a fresh copy.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from taskfleet.errors import (
+    JobConflict,
+    JobNotFound,
+    LeaseLost,
+    StoreError,
+    TaskfileError,
+    TaskfileIssue,
+    TaskNotFound,
+)
+from taskfleet.model import (
+    FINAL_TASK_STATES,
+    Attempt,
+    AttemptFinished,
+    AttemptStarted,
+    Job,
+    JobOptions,
+    JobStatus,
+    RunnerInfo,
+    StatusCounts,
+    Task,
+    TaskSpec,
+    TaskStatus,
+    TaskUpdate,
+)
+
+__all__ = ["MemoryStore"]
+
+_OPEN_STATUSES = (TaskStatus.PENDING, TaskStatus.QUEUED)
+
+
+def _json_copy(value: Any) -> Any:
+    # The same encoding as the SQLite store, so both return equal values.
+    return json.loads(json.dumps(value, default=str))
+
+
+@dataclass
+class _JobTasks:
+    """One job's tasks and dependency graph."""
+
+    by_seq: dict[int, Task] = field(default_factory=dict)
+    seq_of: dict[str, int] = field(default_factory=dict)
+    unmet: dict[int, int] = field(default_factory=dict)
+    deps: dict[int, list[int]] = field(default_factory=dict)
+    dependants: dict[int, list[int]] = field(default_factory=dict)
+    attempts: dict[int, dict[int, Attempt]] = field(default_factory=dict)
+
+    def in_order(self) -> Iterator[Task]:
+        return (self.by_seq[seq] for seq in sorted(self.by_seq))
+
+
+class MemoryStore:
+    """The Store in plain dicts: for unit tests, gone when the process ends."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, Job] = {}
+        self._tasks: dict[str, _JobTasks] = {}
+
+    async def open(self) -> None:
+        """Nothing to connect to."""
+
+    async def close(self) -> None:
+        """Nothing to flush; the data stays until the object is dropped."""
+
+    def _job(self, job_id: str) -> Job:
+        try:
+            return self._jobs[job_id]
+        except KeyError:
+            raise JobNotFound(job_id) from None
+
+    def _job_tasks(self, job_id: str) -> _JobTasks:
+        self._job(job_id)
+        return self._tasks[job_id]
+
+    # -- jobs ---------------------------------------------------------------
+
+    async def create_job(self, job: Job, tasks: Iterable[TaskSpec]) -> Job:
+        """Store the job and its tasks at once; nothing if ``tasks`` raises."""
+        if job.job_id in self._jobs:
+            raise JobConflict(f"job '{job.job_id}' exists already")
+        job_tasks = _JobTasks()
+        edges: list[tuple[int, str]] = []
+        for spec in tasks:
+            if spec.seq in job_tasks.by_seq or spec.id in job_tasks.seq_of:
+                # What the SQLite store's unique indexes report.
+                raise StoreError(f"task '{spec.id}' (seq {spec.seq}) is not unique in the job")
+            depends_on = tuple(dict.fromkeys(spec.depends_on))
+            job_tasks.by_seq[spec.seq] = _new_task(job.job_id, spec, depends_on)
+            job_tasks.seq_of[spec.id] = spec.seq
+            job_tasks.unmet[spec.seq] = len(depends_on)
+            edges.extend((spec.seq, dep) for dep in depends_on)
+        _link_dependencies(job.job_id, job_tasks, edges)
+        options = JobOptions.from_dict(_json_copy(job.options.to_dict()))
+        stored = replace(job, options=options, total=len(job_tasks.by_seq), usage=dict(job.usage))
+        self._jobs[job.job_id] = stored
+        self._tasks[job.job_id] = job_tasks
+        return stored
+
+    async def get_job(self, job_id: str) -> Job:
+        """The job; raises JobNotFound."""
+        return self._job(job_id)
+
+    async def list_jobs(
+        self, *, status: JobStatus | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Job]:
+        """Jobs, newest first."""
+        jobs = [job for job in self._jobs.values() if status is None or job.status is status]
+        jobs.sort(key=lambda job: (-job.created_at, job.job_id))
+        return jobs[offset : offset + limit]
+
+    async def count_jobs(self, *, status: JobStatus | None = None) -> int:
+        """How many jobs (with that status)."""
+        return sum(1 for job in self._jobs.values() if status is None or job.status is status)
+
+    async def acquire_job(
+        self, job_id: str, runner: RunnerInfo, from_statuses: Collection[JobStatus]
+    ) -> Job:
+        """Make ``runner`` the job's runner if its status is in ``from_statuses``."""
+        job = self._job(job_id)
+        if job.status not in from_statuses:
+            allowed = ", ".join(sorted(status.value for status in from_statuses)) or "none"
+            raise JobConflict(
+                f"job '{job_id}' is {job.status.value}; it can be taken only when {allowed}"
+            )
+        started_at = runner.heartbeat_at if job.started_at is None else job.started_at
+        self._jobs[job_id] = replace(
+            job,
+            status=JobStatus.RUNNING,
+            runner=runner,
+            started_at=started_at,
+            finished_at=None,
+            error=None,
+        )
+        return self._jobs[job_id]
+
+    async def claim_queued_job(self, runner: RunnerInfo) -> Job | None:
+        """Acquire the oldest ``queued`` job for a worker, or None."""
+        queued = [job for job in self._jobs.values() if job.status is JobStatus.QUEUED]
+        if not queued:
+            return None
+        oldest = min(queued, key=lambda job: (job.created_at, job.job_id))
+        return await self.acquire_job(oldest.job_id, runner, (JobStatus.QUEUED,))
+
+    async def heartbeat(self, job_id: str, runner_id: str, now: float) -> JobStatus:
+        """Renew the runner's lease and return the job's status; LeaseLost if taken over."""
+        job = self._job(job_id)
+        if job.runner is None or job.runner.runner_id != runner_id:
+            holder = job.runner.runner_id if job.runner else None
+            raise LeaseLost(f"job '{job_id}' is held by runner '{holder}', not '{runner_id}'")
+        self._jobs[job_id] = replace(job, runner=replace(job.runner, heartbeat_at=now))
+        return job.status
+
+    async def release_job(
+        self,
+        job_id: str,
+        runner_id: str,
+        status: JobStatus,
+        now: float,
+        *,
+        error: str | None = None,
+    ) -> bool:
+        """Set the job's status and free the runner's tasks, if it still holds the job."""
+        job = self._jobs.get(job_id)
+        if job is None or job.runner is None or job.runner.runner_id != runner_id:
+            return False
+        finished_at = now if status.is_final else None
+        self._jobs[job_id] = replace(job, status=status, finished_at=finished_at, error=error)
+        self._release(job_id, runner_id, now)
+        return True
+
+    async def set_job_status(
+        self, job_id: str, status: JobStatus, now: float, *, error: str | None = None
+    ) -> None:
+        """Set a job's status without a runner (e.g. cancel a queued job)."""
+        finished_at = now if status.is_final else None
+        job = self._job(job_id)
+        self._jobs[job_id] = replace(job, status=status, finished_at=finished_at, error=error)
+
+    async def set_validation_round(self, job_id: str, validation_round: int) -> None:
+        """Remember how many central validation rounds have run."""
+        self._jobs[job_id] = replace(self._job(job_id), validation_round=validation_round)
+
+    async def add_usage(self, job_id: str, usage: Mapping[str, float]) -> None:
+        """Add token and cost counts to the job's ``usage`` totals."""
+        job = self._job(job_id)
+        totals = dict(job.usage)
+        for key, amount in usage.items():
+            totals[key] = totals.get(key, 0.0) + amount
+        self._jobs[job_id] = replace(job, usage=totals)
+
+    # -- tasks --------------------------------------------------------------
+
+    async def claim_tasks(self, job_id: str, runner_id: str, limit: int) -> list[Task]:
+        """Lease up to ``limit`` startable tasks, highest priority then input order first."""
+        job_tasks = self._tasks.get(job_id)
+        if job_tasks is None or limit <= 0:
+            return []
+        startable = [
+            task
+            for task in job_tasks.by_seq.values()
+            if task.lease_owner is None
+            and task.status in _OPEN_STATUSES
+            and job_tasks.unmet[task.seq] == 0
+        ]
+        startable.sort(key=lambda task: (-task.priority, task.seq))
+        for task in startable[:limit]:
+            task.lease_owner = runner_id
+        return [_copy(task) for task in startable[:limit]]
+
+    async def record(self, job_id: str, updates: Sequence[TaskUpdate]) -> list[str]:
+        """Apply attempt starts and ends in order; return newly skipped ids."""
+        job_tasks = self._tasks.get(job_id)
+        if job_tasks is None:
+            return []
+        skipped: list[str] = []
+        for update in updates:
+            task = job_tasks.by_seq.get(update.seq)
+            if task is None:
+                continue
+            if isinstance(update, AttemptStarted):
+                _start(job_tasks, task, update)
+            else:
+                skipped += _finish(job_tasks, task, update)
+        return skipped
+
+    async def cancel_open_tasks(self, job_id: str, now: float) -> int:
+        """Cancel every ``pending`` or ``queued`` task; return how many."""
+        count = 0
+        for task in self._job_tasks(job_id).by_seq.values():
+            if task.status in _OPEN_STATUSES:
+                task.status, task.finished_at, task.error = TaskStatus.CANCELLED, now, "cancelled"
+                task.lease_owner = None
+                count += 1
+        return count
+
+    async def reopen_tasks(
+        self,
+        job_id: str,
+        *,
+        statuses: Collection[TaskStatus] = (),
+        task_ids: Collection[str] = (),
+    ) -> int:
+        """Make the selected tasks run again with fresh retries; return how many."""
+        job_tasks = self._tasks.get(job_id)
+        if job_tasks is None:
+            return 0
+        ids = set(task_ids)
+        selected = [
+            task for task in job_tasks.in_order() if task.status in statuses or task.id in ids
+        ]
+        # Reset them all first, so a dependency reopened here counts as unmet below.
+        for task in selected:
+            task.status, task.failures, task.error, task.result = TaskStatus.QUEUED, 0, None, None
+            task.not_before = task.lease_owner = task.finished_at = task.duration_s = None
+        for task in selected:
+            unmet = sum(
+                1
+                for dep in job_tasks.deps.get(task.seq, ())
+                if job_tasks.by_seq[dep].status is not TaskStatus.SUCCEEDED
+            )
+            job_tasks.unmet[task.seq] = unmet
+            task.status = TaskStatus.PENDING if unmet else TaskStatus.QUEUED
+        return len(selected)
+
+    async def fail_tasks(self, job_id: str, task_ids: Collection[str], error: str) -> list[str]:
+        """Mark the given tasks ``failed``; return the ids that exist, in input order."""
+        job_tasks = self._tasks.get(job_id)
+        marked: list[str] = []
+        for task_id in dict.fromkeys(task_ids):
+            seq = job_tasks.seq_of.get(task_id) if job_tasks else None
+            if job_tasks is None or seq is None:
+                continue
+            task = job_tasks.by_seq[seq]
+            task.status, task.error, task.lease_owner = TaskStatus.FAILED, error, None
+            marked.append(task_id)
+        return marked
+
+    async def release_leases(self, job_id: str, runner_id: str) -> None:
+        """Give back every task leased by ``runner_id`` (``running`` ones to ``queued``)."""
+        # The protocol passes no time: the interrupted attempts end "now".
+        self._release(job_id, runner_id, time.time())
+
+    def _release(self, job_id: str, runner_id: str, now: float) -> None:
+        job_tasks = self._tasks.get(job_id)
+        if job_tasks is None:
+            return
+        for task in job_tasks.by_seq.values():
+            if task.lease_owner != runner_id:
+                continue
+            task.lease_owner = None
+            if task.status is TaskStatus.RUNNING:
+                task.status = TaskStatus.QUEUED
+                _interrupt_attempts(job_tasks, task.seq, now)
+
+    async def count_tasks(self, job_id: str) -> StatusCounts:
+        """Tasks per status."""
+        counts: dict[TaskStatus, int] = {}
+        for task in self._job_tasks(job_id).by_seq.values():
+            counts[task.status] = counts.get(task.status, 0) + 1
+        return StatusCounts.from_mapping(counts)
+
+    async def get_task(self, job_id: str, task_id: str) -> Task:
+        """One task; raises TaskNotFound (or JobNotFound)."""
+        return _copy(self._find(job_id, task_id))
+
+    def _find(self, job_id: str, task_id: str) -> Task:
+        job_tasks = self._job_tasks(job_id)
+        seq = job_tasks.seq_of.get(task_id)
+        if seq is None:
+            raise TaskNotFound(job_id, task_id)
+        return job_tasks.by_seq[seq]
+
+    async def list_tasks(
+        self,
+        job_id: str,
+        *,
+        statuses: Collection[TaskStatus] | None = None,
+        after_seq: int = 0,
+        limit: int = 1000,
+        search: str | None = None,
+    ) -> list[Task]:
+        """Tasks in input order with ``seq > after_seq``; ``search`` matches inside ids."""
+        found: list[Task] = []
+        for task in self._job_tasks(job_id).in_order():
+            if len(found) >= limit:
+                break
+            if task.seq <= after_seq or (statuses is not None and task.status not in statuses):
+                continue
+            if not search or search in task.id:
+                found.append(_copy(task))
+        return found
+
+    async def list_attempts(self, job_id: str, task_id: str) -> list[Attempt]:
+        """Every recorded attempt of a task, oldest first."""
+        seq = self._find(job_id, task_id).seq
+        attempts = self._tasks[job_id].attempts.get(seq, {})
+        return [attempts[number] for number in sorted(attempts)]
+
+
+def _new_task(job_id: str, spec: TaskSpec, depends_on: tuple[str, ...]) -> Task:
+    # TaskSpec's fields are a subset of Task's, under the same names.
+    given = {item.name: getattr(spec, item.name) for item in fields(TaskSpec)}
+    status = TaskStatus.PENDING if depends_on else TaskStatus.QUEUED
+    return Task(**{**given, "job_id": job_id, "status": status, "spec": _json_copy(spec.spec)})
+
+
+def _link_dependencies(job_id: str, job_tasks: _JobTasks, edges: list[tuple[int, str]]) -> None:
+    unknown = [(seq, dep) for seq, dep in edges if dep not in job_tasks.seq_of]
+    if unknown:
+        # The parser rejects these; a task waiting on a missing one would never start.
+        messages = [f"task '{job_tasks.by_seq[seq].id}': no task '{dep}'" for seq, dep in unknown]
+        source = f"job {job_id}"
+        issues = [TaskfileIssue(source, None, "depends_on", text) for text in messages]
+        raise TaskfileError(issues[:20])
+    for seq, dep in edges:
+        dep_seq = job_tasks.seq_of[dep]
+        job_tasks.deps.setdefault(seq, []).append(dep_seq)
+        job_tasks.dependants.setdefault(dep_seq, []).append(seq)
+
+
+def _copy(task: Task) -> Task:
+    return replace(task, spec=_json_copy(task.spec), result=_json_copy(task.result))
+
+
+def _start(job_tasks: _JobTasks, task: Task, started: AttemptStarted) -> None:
+    task.status, task.attempts = TaskStatus.RUNNING, started.attempt
+    task.started_at, task.finished_at = started.started_at, None
+    job_tasks.attempts.setdefault(task.seq, {})[started.attempt] = Attempt(
+        task_id=task.id,
+        number=started.attempt,
+        runner_id=started.runner_id,
+        started_at=started.started_at,
+    )
+
+
+def _finish(job_tasks: _JobTasks, task: Task, finished: AttemptFinished) -> list[str]:
+    attempts = job_tasks.attempts.setdefault(task.seq, {})
+    opened = attempts.get(finished.attempt) or Attempt(
+        task_id=task.id,
+        number=finished.attempt,
+        runner_id=task.lease_owner or "",
+        started_at=finished.finished_at - finished.duration_s,
+    )
+    attempts[finished.attempt] = replace(
+        opened,
+        finished_at=finished.finished_at,
+        outcome=finished.attempt_outcome,
+        error=finished.error,
+    )
+    task.status, task.error, task.result = finished.status, finished.error, finished.result
+    task.result = _json_copy(task.result)
+    task.finished_at, task.duration_s = finished.finished_at, finished.duration_s
+    task.failures, task.not_before = finished.failures, finished.not_before
+    if finished.status in FINAL_TASK_STATES or finished.status is TaskStatus.QUEUED:
+        task.lease_owner = None
+    if finished.status is TaskStatus.SUCCEEDED:
+        _satisfy_dependants(job_tasks, task.seq)
+    elif finished.status in FINAL_TASK_STATES:
+        return _skip_dependants(job_tasks, task, finished.finished_at)
+    return []
+
+
+def _satisfy_dependants(job_tasks: _JobTasks, seq: int) -> None:
+    for dependant in job_tasks.dependants.get(seq, ()):
+        unmet = job_tasks.unmet[dependant]
+        task = job_tasks.by_seq[dependant]
+        if unmet == 1 and task.status is TaskStatus.PENDING:
+            task.status = TaskStatus.QUEUED
+        job_tasks.unmet[dependant] = max(unmet - 1, 0)
+
+
+def _skip_dependants(job_tasks: _JobTasks, root: Task, now: float) -> list[str]:
+    error = f"dependency '{root.id}' ended {root.status.value}"
+    reached: set[int] = set()
+    frontier = deque(job_tasks.dependants.get(root.seq, ()))
+    while frontier:
+        seq = frontier.popleft()
+        if seq not in reached:
+            reached.add(seq)
+            frontier.extend(job_tasks.dependants.get(seq, ()))
+    skipped: list[str] = []
+    for seq in sorted(reached):
+        task = job_tasks.by_seq[seq]
+        if task.status not in FINAL_TASK_STATES:
+            task.status, task.error, task.finished_at = TaskStatus.SKIPPED, error, now
+            task.lease_owner = None
+            skipped.append(task.id)
+    return skipped
+
+
+def _interrupt_attempts(job_tasks: _JobTasks, seq: int, now: float) -> None:
+    attempts = job_tasks.attempts.get(seq, {})
+    for number, attempt in attempts.items():
+        if attempt.finished_at is None:
+            attempts[number] = replace(attempt, finished_at=now, outcome="interrupted")

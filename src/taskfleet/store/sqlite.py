@@ -1,0 +1,395 @@
+"""The embedded default store: one SQLite file in WAL mode.
+
+Methods are ``async`` to fit the protocol but call sqlite3 directly: each is
+a few short, batched statements, cheaper than a hop to a thread. Having no
+``await`` inside, each method is also atomic with respect to the event loop,
+so one connection is enough. Driver errors become ``StoreError`` here.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from taskfleet.errors import JobConflict, JobNotFound, LeaseLost, StoreError, TaskNotFound
+from taskfleet.model import (
+    Attempt,
+    Job,
+    JobStatus,
+    RunnerInfo,
+    StatusCounts,
+    Task,
+    TaskSpec,
+    TaskStatus,
+    TaskUpdate,
+)
+from taskfleet.store import sqlite_tasks
+from taskfleet.store.sqlite_schema import (
+    JOB_COLUMNS,
+    TASK_COLUMNS,
+    connect,
+    encode_json,
+    job_from_row,
+    job_row,
+    task_from_row,
+    translate_errors,
+)
+
+__all__ = ["SqliteStore"]
+
+_INSERT_JOB = f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({', '.join('?' * 17)})"
+_ACQUIRE_JOB = """
+UPDATE jobs SET status = 'running', runner_id = :runner_id, runner_host = :host,
+    runner_pid = :pid, runner_started_at = :started_at, heartbeat_at = :heartbeat_at,
+    lease_s = :lease_s, started_at = COALESCE(started_at, :heartbeat_at),
+    finished_at = NULL, error = NULL
+WHERE job_id = :job_id AND status IN (SELECT value FROM json_each(:from_statuses))
+"""
+_OLDEST_QUEUED_JOB = (
+    "SELECT job_id FROM jobs WHERE status = 'queued' ORDER BY created_at, job_id LIMIT 1"
+)
+_RELEASE_JOB = """
+UPDATE jobs SET status = :status, finished_at = :finished_at, error = :error
+WHERE job_id = :job_id AND runner_id = :runner_id
+"""
+# The WHERE repeats the partial index tasks_claimable verbatim so SQLite uses it.
+_CLAIM_WINDOW = f"""
+UPDATE tasks SET lease_owner = :runner_id
+WHERE rowid IN (
+    SELECT rowid FROM tasks
+    WHERE job_id = :job_id AND lease_owner IS NULL AND unmet_deps = 0
+      AND status IN ('queued', 'pending')
+    ORDER BY priority DESC, seq LIMIT :limit
+)
+RETURNING {TASK_COLUMNS}
+"""
+_CANCEL_OPEN_TASKS = """
+UPDATE tasks SET status = 'cancelled', finished_at = ?, error = 'cancelled', lease_owner = NULL
+WHERE job_id = ? AND status IN ('pending', 'queued')
+"""
+_FAIL_TASKS = """
+UPDATE tasks SET status = 'failed', error = ?, lease_owner = NULL
+WHERE job_id = ? AND task_id IN (SELECT value FROM json_each(?))
+RETURNING task_id
+"""
+
+
+class SqliteStore:
+    """The Store on one SQLite file (WAL mode, readable by other processes)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+
+    async def open(self) -> None:
+        """Open the file, creating it and its directories, and migrate the schema."""
+        if self._db is None:
+            self._db = connect(self.path)
+
+    async def close(self) -> None:
+        """Disconnect; every write is committed already."""
+        db, self._db = self._db, None
+        if db is not None:
+            with translate_errors():
+                db.close()
+
+    # -- plumbing -----------------------------------------------------------
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        if self._db is None:
+            raise StoreError("the SQLite store is not open: await store.open() first")
+        with translate_errors():
+            yield self._db
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        # IMMEDIATE takes the write lock up front: a deferred transaction that
+        # reads then writes can fail with SQLITE_BUSY despite busy_timeout.
+        with self._reading() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    @staticmethod
+    def _require_job(conn: sqlite3.Connection, job_id: str) -> None:
+        if conn.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)).fetchone() is None:
+            raise JobNotFound(job_id)
+
+    # -- jobs ---------------------------------------------------------------
+
+    async def create_job(self, job: Job, tasks: Iterable[TaskSpec]) -> Job:
+        """Store the job and its tasks in one transaction; nothing if ``tasks`` raises."""
+        with self._transaction() as conn:
+            try:
+                conn.execute(_INSERT_JOB, job_row(job))
+            except sqlite3.IntegrityError as exc:
+                raise JobConflict(f"job '{job.job_id}' exists already") from exc
+            total = sqlite_tasks.insert_tasks(conn, job.job_id, tasks)
+            conn.execute("UPDATE jobs SET total = ? WHERE job_id = ?", (total, job.job_id))
+        return await self.get_job(job.job_id)
+
+    async def get_job(self, job_id: str) -> Job:
+        """The job; raises JobNotFound."""
+        with self._reading() as conn:
+            row = conn.execute(
+                f"SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)
+            ).fetchone()
+        if row is None:
+            raise JobNotFound(job_id)
+        return job_from_row(row)
+
+    async def list_jobs(
+        self, *, status: JobStatus | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Job]:
+        """Jobs, newest first."""
+        where, params = _status_filter(status)
+        with self._reading() as conn:
+            rows = conn.execute(
+                f"SELECT {JOB_COLUMNS} FROM jobs {where} "
+                "ORDER BY created_at DESC, job_id LIMIT ? OFFSET ?",
+                (*params, limit, offset),
+            ).fetchall()
+        return [job_from_row(row) for row in rows]
+
+    async def count_jobs(self, *, status: JobStatus | None = None) -> int:
+        """How many jobs (with that status)."""
+        where, params = _status_filter(status)
+        with self._reading() as conn:
+            row = conn.execute(f"SELECT count(*) FROM jobs {where}", params).fetchone()
+        return int(row[0])
+
+    async def acquire_job(
+        self, job_id: str, runner: RunnerInfo, from_statuses: Collection[JobStatus]
+    ) -> Job:
+        """Make ``runner`` the job's runner if its status is in ``from_statuses``."""
+        with self._transaction() as conn:
+            _acquire(conn, job_id, runner, from_statuses)
+        return await self.get_job(job_id)
+
+    async def claim_queued_job(self, runner: RunnerInfo) -> Job | None:
+        """Acquire the oldest ``queued`` job for a worker, or None."""
+        with self._transaction() as conn:
+            row = conn.execute(_OLDEST_QUEUED_JOB).fetchone()
+            if row is not None:
+                _acquire(conn, row[0], runner, (JobStatus.QUEUED,))
+        return None if row is None else await self.get_job(row[0])
+
+    async def heartbeat(self, job_id: str, runner_id: str, now: float) -> JobStatus:
+        """Renew the runner's lease and return the job's status; LeaseLost if taken over."""
+        with self._transaction() as conn:
+            row = conn.execute(
+                "SELECT runner_id, status FROM jobs WHERE job_id = ?", (job_id,)
+            ).fetchone()
+            if row is None:
+                raise JobNotFound(job_id)
+            if row[0] != runner_id:
+                raise LeaseLost(f"job '{job_id}' is held by runner '{row[0]}', not '{runner_id}'")
+            conn.execute("UPDATE jobs SET heartbeat_at = ? WHERE job_id = ?", (now, job_id))
+        return JobStatus(row[1])
+
+    async def release_job(
+        self,
+        job_id: str,
+        runner_id: str,
+        status: JobStatus,
+        now: float,
+        *,
+        error: str | None = None,
+    ) -> bool:
+        """Set the job's status and free the runner's tasks, if it still holds the job."""
+        params = {
+            "job_id": job_id,
+            "runner_id": runner_id,
+            "status": status.value,
+            "finished_at": now if status.is_final else None,
+            "error": error,
+        }
+        with self._transaction() as conn:
+            if conn.execute(_RELEASE_JOB, params).rowcount == 0:
+                return False
+            sqlite_tasks.release_leases(conn, job_id, runner_id, now)
+        return True
+
+    async def set_job_status(
+        self, job_id: str, status: JobStatus, now: float, *, error: str | None = None
+    ) -> None:
+        """Set a job's status without a runner (e.g. cancel a queued job)."""
+        finished_at = now if status.is_final else None
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE jobs SET status = ?, finished_at = ?, error = ? WHERE job_id = ?",
+                (status.value, finished_at, error, job_id),
+            )
+            if cursor.rowcount == 0:
+                raise JobNotFound(job_id)
+
+    async def set_validation_round(self, job_id: str, validation_round: int) -> None:
+        """Remember how many central validation rounds have run."""
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE jobs SET validation_round = ? WHERE job_id = ?", (validation_round, job_id)
+            )
+            if cursor.rowcount == 0:
+                raise JobNotFound(job_id)
+
+    async def add_usage(self, job_id: str, usage: Mapping[str, float]) -> None:
+        """Add token and cost counts to the job's ``usage`` totals."""
+        with self._transaction() as conn:
+            row = conn.execute("SELECT usage FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise JobNotFound(job_id)
+            totals: dict[str, float] = json.loads(row[0])
+            for key, amount in usage.items():
+                totals[key] = totals.get(key, 0.0) + amount
+            conn.execute(
+                "UPDATE jobs SET usage = ? WHERE job_id = ?", (encode_json(totals), job_id)
+            )
+
+    # -- tasks --------------------------------------------------------------
+
+    async def claim_tasks(self, job_id: str, runner_id: str, limit: int) -> list[Task]:
+        """Lease up to ``limit`` startable tasks, highest priority then input order first."""
+        if limit <= 0:
+            return []
+        params = {"job_id": job_id, "runner_id": runner_id, "limit": limit}
+        with self._transaction() as conn:
+            rows = conn.execute(_CLAIM_WINDOW, params).fetchall()
+        # RETURNING comes back in no promised order.
+        return sorted((task_from_row(row) for row in rows), key=lambda t: (-t.priority, t.seq))
+
+    async def record(self, job_id: str, updates: Sequence[TaskUpdate]) -> list[str]:
+        """Apply attempt starts and ends in one transaction; return newly skipped ids."""
+        if not updates:
+            return []
+        with self._transaction() as conn:
+            return sqlite_tasks.record_updates(conn, job_id, updates)
+
+    async def cancel_open_tasks(self, job_id: str, now: float) -> int:
+        """Cancel every ``pending`` or ``queued`` task; return how many."""
+        with self._transaction() as conn:
+            self._require_job(conn, job_id)
+            return conn.execute(_CANCEL_OPEN_TASKS, (now, job_id)).rowcount
+
+    async def reopen_tasks(
+        self,
+        job_id: str,
+        *,
+        statuses: Collection[TaskStatus] = (),
+        task_ids: Collection[str] = (),
+    ) -> int:
+        """Make the selected tasks run again with fresh retries; return how many."""
+        if not statuses and not task_ids:
+            return 0
+        with self._transaction() as conn:
+            return sqlite_tasks.reopen_tasks(conn, job_id, statuses, task_ids)
+
+    async def fail_tasks(self, job_id: str, task_ids: Collection[str], error: str) -> list[str]:
+        """Mark the given tasks ``failed``; return the ids that exist, in input order."""
+        wanted = list(dict.fromkeys(task_ids))
+        if not wanted:
+            return []
+        with self._transaction() as conn:
+            rows = conn.execute(_FAIL_TASKS, (error, job_id, encode_json(wanted))).fetchall()
+        marked = {row[0] for row in rows}
+        return [task_id for task_id in wanted if task_id in marked]
+
+    async def release_leases(self, job_id: str, runner_id: str) -> None:
+        """Give back every task leased by ``runner_id`` (``running`` ones to ``queued``)."""
+        # The protocol passes no time: the interrupted attempts end "now".
+        with self._transaction() as conn:
+            sqlite_tasks.release_leases(conn, job_id, runner_id, time.time())
+
+    async def count_tasks(self, job_id: str) -> StatusCounts:
+        """Tasks per status."""
+        with self._reading() as conn:
+            self._require_job(conn, job_id)
+            rows = conn.execute(
+                "SELECT status, count(*) FROM tasks WHERE job_id = ? GROUP BY status", (job_id,)
+            ).fetchall()
+        return StatusCounts.from_mapping({TaskStatus(status): n for status, n in rows})
+
+    async def get_task(self, job_id: str, task_id: str) -> Task:
+        """One task; raises TaskNotFound (or JobNotFound)."""
+        with self._reading() as conn:
+            row = conn.execute(
+                f"SELECT {TASK_COLUMNS} FROM tasks WHERE job_id = ? AND task_id = ?",
+                (job_id, task_id),
+            ).fetchone()
+            if row is None:
+                self._require_job(conn, job_id)
+                raise TaskNotFound(job_id, task_id)
+        return task_from_row(row)
+
+    async def list_tasks(
+        self,
+        job_id: str,
+        *,
+        statuses: Collection[TaskStatus] | None = None,
+        after_seq: int = 0,
+        limit: int = 1000,
+        search: str | None = None,
+    ) -> list[Task]:
+        """Tasks in input order with ``seq > after_seq``; ``search`` matches inside ids."""
+        sql = f"SELECT {TASK_COLUMNS} FROM tasks WHERE job_id = ? AND seq > ?"
+        params: list[Any] = [job_id, after_seq]
+        if statuses is not None:
+            values = [status.value for status in statuses]
+            sql += f" AND status IN ({', '.join('?' * len(values))})" if values else " AND 0"
+            params += values
+        if search:
+            sql += " AND instr(task_id, ?) > 0"
+            params.append(search)
+        with self._reading() as conn:
+            self._require_job(conn, job_id)
+            rows = conn.execute(sql + " ORDER BY seq LIMIT ?", (*params, limit)).fetchall()
+        return [task_from_row(row) for row in rows]
+
+    async def list_attempts(self, job_id: str, task_id: str) -> list[Attempt]:
+        """Every recorded attempt of a task, oldest first."""
+        task = await self.get_task(job_id, task_id)
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT number, runner_id, started_at, finished_at, outcome, error "
+                "FROM attempts WHERE job_id = ? AND seq = ? ORDER BY number",
+                (job_id, task.seq),
+            ).fetchall()
+        return [Attempt(task_id, *row) for row in rows]
+
+
+def _status_filter(status: JobStatus | None) -> tuple[str, tuple[str, ...]]:
+    return ("", ()) if status is None else ("WHERE status = ?", (status.value,))
+
+
+def _acquire(
+    conn: sqlite3.Connection,
+    job_id: str,
+    runner: RunnerInfo,
+    from_statuses: Collection[JobStatus],
+) -> None:
+    params = {
+        "job_id": job_id,
+        "runner_id": runner.runner_id,
+        "host": runner.host,
+        "pid": runner.pid,
+        "started_at": runner.started_at,
+        "heartbeat_at": runner.heartbeat_at,
+        "lease_s": runner.lease_s,
+        "from_statuses": encode_json([status.value for status in from_statuses]),
+    }
+    if conn.execute(_ACQUIRE_JOB, params).rowcount == 1:
+        return
+    row = conn.execute("SELECT status FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+    if row is None:
+        raise JobNotFound(job_id)
+    allowed = ", ".join(sorted(status.value for status in from_statuses)) or "none"
+    raise JobConflict(f"job '{job_id}' is {row[0]}; it can be taken only when {allowed}")

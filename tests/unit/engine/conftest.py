@@ -1,0 +1,36 @@
+"""Helpers for engine tests: an in-memory store and jobs built from plain specs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest_asyncio
+
+from taskfleet.model import Job, JobOptions, JobStatus, TaskSpec
+from taskfleet.store.memory import MemoryStore
+
+
+@pytest_asyncio.fixture
+async def store() -> AsyncIterator[MemoryStore]:
+    memory = MemoryStore()
+    await memory.open()
+    yield memory
+    await memory.close()
+
+
+def spec(task_id: str, seq: int, kind: str = "simulate", **fields: Any) -> TaskSpec:
+    common = {k: fields.pop(k) for k in list(fields) if k in _COMMON}
+    return TaskSpec(id=task_id, seq=seq, kind=kind, spec=fields, **common)
+
+
+_COMMON = {"priority", "retries", "timeout_s", "depends_on", "scope", "resources", "profile"}
+
+
+async def make_job(
+    store: MemoryStore, specs: list[TaskSpec], job_id: str = "j1", **options: Any
+) -> Job:
+    options.setdefault("retry_delay_s", 0.0)
+    job = Job(job_id, "", JobStatus.QUEUED, JobOptions(**options), time.time(), 0)
+    return await store.create_job(job, specs)
