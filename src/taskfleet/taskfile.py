@@ -178,7 +178,8 @@ class _Reader:
         # False once an object's id could not be read: a dependency on it would
         # then be reported as unknown although the id may well be there.
         self.ids_complete = True
-        self._kinds: dict[str, Kind | str] = {}  # kind name -> kind or why it failed
+        self._kinds: dict[str, Kind] = {}
+        self._bad_kinds: dict[str, str] = {}  # kind name -> why it cannot be used
         self._templates: dict[str, Template | str] = {}  # profile -> parsed or why it failed
 
     def add_issue(self, line: int | None, field: str | None, message: str) -> None:
@@ -197,14 +198,15 @@ class _Reader:
         before = self.problems
         if "custom_id" in obj and "body" in obj:
             obj = self._batch_line(obj, line)
-        task_id = self._task_id(obj.get("id"), line, default_id)
+        task_id = self._task_id(obj.get("id", default_id), line, default_id)
         profile_name = profile_kind = None
         if "profile" in obj or "agent" in obj:
-            profile_name, profile_kind, obj = self._apply_profile(obj, line, task_id)
-        kind_name = obj.get("kind")
-        if kind_name is None:
-            kind_name = profile_kind or _infer_kind(obj)
-        kind = self._kind(kind_name, line)
+            applied = self._apply_profile(obj, line, task_id)
+            if applied is None:  # what the profile would add is unknown: check the rest only
+                self._split(obj, line)
+                return None
+            profile_name, profile_kind, obj = applied
+        kind_name, kind = self._kind(obj, profile_kind, line)
         fields, spec = self._split(obj, line)
         if fields:
             self._check_links(task_id, fields, line)
@@ -250,11 +252,11 @@ class _Reader:
         return task
 
     def _task_id(self, value: Any, line: int, default_id: str) -> str | None:
-        if value is None:
-            task_id = default_id
-        else:
+        """The task's id, registered to find duplicates; None if it is unusable."""
+        task_id: str = value
+        if type(value) is not str or not value:
             try:
-                task_id = _to_id(value, "id")
+                task_id = default_id if value is None else _to_id(value, "id")
             except FieldError as exc:
                 self.ids_complete = False
                 self.add_issue(line, "id", exc.message)
@@ -266,8 +268,11 @@ class _Reader:
 
     def _apply_profile(
         self, obj: dict[str, Any], line: int, task_id: str | None
-    ) -> tuple[str | None, str | None, dict[str, Any]]:
-        """(profile name, its kind, the task with the profile's defaults and templates)."""
+    ) -> tuple[str | None, str | None, dict[str, Any]] | None:
+        """(profile name, its kind, the task with the profile's defaults and templates).
+
+        None when the profile cannot be applied (the issue is recorded).
+        """
         key, name = "profile", obj.get("profile")
         agent = obj.get("agent")
         if agent is not None and name is not None and agent != name:
@@ -275,7 +280,7 @@ class _Reader:
                 f"'profile' and 'agent' name different profiles ({_show(name)}, {_show(agent)})"
             )
             self.add_issue(line, "agent", message)
-            return None, None, obj
+            return None
         if agent is not None:
             key, name = "agent", agent
         if name is None:
@@ -283,12 +288,12 @@ class _Reader:
         if not isinstance(name, str) or name not in self.profiles:
             known = ", ".join(sorted(self.profiles)) or "none configured"
             self.add_issue(line, key, f"unknown profile {_show(name)} (known: {known})")
-            return None, None, obj
+            return None
         profile = self.profiles[name]
         # Task fields win over the profile's defaults.
         merged = {**profile.defaults, **obj}
-        if profile.template:
-            self._fill_templates(profile, merged, obj, line, task_id)
+        if profile.template and not self._fill_templates(profile, merged, obj, line, task_id):
+            return None
         return name, profile.kind, merged
 
     def _fill_templates(
@@ -298,8 +303,11 @@ class _Reader:
         task: dict[str, Any],
         line: int,
         task_id: str | None,
-    ) -> None:
+    ) -> bool:
+        """Fill the profile's templates into ``merged``; False if they are broken."""
         templates = self._parsed_templates(profile, line)
+        if templates is None:
+            return False
         consumed: set[str] = set()
         missing: set[str] = set()
         for target, parts in templates:
@@ -322,8 +330,9 @@ class _Reader:
         # kind would reject it); it lives on inside the filled template.
         for name in consumed - COMMON_FIELDS - {target for target, _ in templates}:
             merged.pop(name, None)
+        return True
 
-    def _parsed_templates(self, profile: Profile, line: int) -> Template:
+    def _parsed_templates(self, profile: Profile, line: int) -> Template | None:
         parsed = self._templates.get(profile.name)
         if parsed is None:
             try:
@@ -333,10 +342,23 @@ class _Reader:
             self._templates[profile.name] = parsed
         if isinstance(parsed, str):
             self.add_issue(line, "profile", parsed)
-            return []
+            return None
         return parsed
 
-    def _kind(self, name: Any, line: int) -> Kind | None:
+    def _kind(
+        self, task: dict[str, Any], profile_kind: str | None, line: int
+    ) -> tuple[str, Kind | None]:
+        """The task's kind name (given, from its profile or inferred) and the kind."""
+        name = task.get("kind")
+        if name is None:
+            name = profile_kind or _infer_kind(task)
+        kind = self._kinds.get(name) if type(name) is str else None
+        if kind is None:
+            kind = self._load_kind(name, line)
+        return name or "", kind
+
+    def _load_kind(self, name: Any, line: int) -> Kind | None:
+        """The kind named ``name`` the first time, or None once the issue is recorded."""
         if name is None:
             message = "cannot infer kind: give 'kind', or command, function, prompt or duration"
             self.add_issue(line, "kind", message)
@@ -344,19 +366,20 @@ class _Reader:
         if not isinstance(name, str):
             self.add_issue(line, "kind", f"expected a kind name, got {_show(name)}")
             return None
-        kind = self._kinds.get(name)
-        if kind is None:
+        failure = self._bad_kinds.get(name)
+        if failure is None:
             try:
                 kind = self.kinds(name)
             except UsageError as exc:
-                kind = str(exc)
+                failure = str(exc)
             except Exception as exc:  # a plug-in that fails to import is a bad kind name here
-                kind = f"kind '{name}' could not be loaded: {type(exc).__name__}: {exc}"
-            self._kinds[name] = kind
-        if isinstance(kind, str):
-            self.add_issue(line, "kind", kind)
-            return None
-        return kind
+                failure = f"kind '{name}' could not be loaded: {type(exc).__name__}: {exc}"
+            else:
+                self._kinds[name] = kind
+                return kind
+            self._bad_kinds[name] = failure
+        self.add_issue(line, "kind", failure)
+        return None
 
     def _split(self, obj: dict[str, Any], line: int) -> tuple[dict[str, Any], dict[str, Any]]:
         """(TaskSpec keyword arguments from the common fields, the kind's own fields)."""
@@ -576,7 +599,8 @@ class _ArrayScanner:
                 return buf[pos] if pos < size else ""
 
     def element(self) -> tuple[int, Any]:
-        """(line, value) of the JSON value at the current position."""
+        """(line, value) of the JSON value that comes next."""
+        self.next_char()
         while True:
             try:
                 value, end = _scan_json(self.buf, self.pos)

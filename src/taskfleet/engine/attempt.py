@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import traceback
-from collections.abc import Mapping
+import types
+from collections.abc import Coroutine, Generator, Mapping
 from typing import Any
 
 from taskfleet.engine.retry import outcome_from_error
@@ -34,3 +35,41 @@ async def run_attempt(
     except Exception as exc:
         text = "".join(traceback.format_exception(exc)).rstrip()
         return Outcome.failure(text, error_class=ErrorClass.RETRYABLE)
+
+
+def start_eagerly(
+    coro: Coroutine[Any, Any, Outcome | None],
+) -> tuple[Outcome | None, asyncio.Task[Outcome | None] | None]:
+    """Run ``coro`` up to its first suspension, inline.
+
+    Returns ``(outcome, None)`` when it finished without suspending (a task
+    with no I/O: no asyncio.Task is created for it), else ``(None, task)``
+    with a Task that carries on from where it stopped. Python 3.12's eager
+    task factory does the same; this project supports 3.11.
+    """
+    try:
+        first_yield = coro.send(None)
+    except StopIteration as done:
+        return done.value, None
+    return None, asyncio.ensure_future(_carry_on(coro, first_yield))
+
+
+@types.coroutine
+def _carry_on(
+    coro: Coroutine[Any, Any, Outcome | None], yielded: Any
+) -> Generator[Any, None, Outcome | None]:
+    # The asyncio Task protocol: the Task resumes its coroutine with send(None)
+    # or throw(exc); forward both to the inner coroutine, as `yield from` would.
+    while True:
+        try:
+            yield yielded
+        except BaseException as exc:  # cancellation thrown in by the Task
+            try:
+                yielded = coro.throw(exc)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+        else:
+            try:
+                yielded = coro.send(None)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]

@@ -45,25 +45,24 @@ class ProgressTracker:
 
     def __init__(self, job_id: str, counts: StatusCounts, started_at: float) -> None:
         self.job_id = job_id
-        self._counts = counts.as_dict()
+        self._counts = {status: getattr(counts, status.value) for status in TaskStatus}
         self._started_at = started_at
         self._ended_at_start = counts.ended
         self.current_item: str | None = None
 
     def reset(self, counts: StatusCounts) -> None:
         """Take the store's counts (after changes the runner did not make itself)."""
-        self._counts = counts.as_dict()
+        self._counts = {status: getattr(counts, status.value) for status in TaskStatus}
 
-    def move(self, old: TaskStatus, new: TaskStatus, task_id: str | None = None) -> None:
+    def move(self, old: TaskStatus, new: TaskStatus) -> None:
         """One task went from ``old`` to ``new``."""
-        self._counts[old.value] -= 1
-        self._counts[new.value] += 1
-        if task_id is not None and new is TaskStatus.RUNNING:
-            self.current_item = task_id
+        counts = self._counts
+        counts[old] -= 1
+        counts[new] += 1
 
     @property
     def counts(self) -> StatusCounts:
-        return StatusCounts(**self._counts)
+        return StatusCounts(**{status.value: n for status, n in self._counts.items()})
 
     def snapshot(self, now: float) -> ProgressSnapshot:
         """Counters, rate and ETA as of ``now``."""

@@ -14,9 +14,10 @@ import enum
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from taskfleet.engine.attempt import run_attempt
+from taskfleet.engine.attempt import run_attempt, start_eagerly
 from taskfleet.engine.buffer import WriteBehind
 from taskfleet.engine.limits import SlotPool, slot_keys_for
 from taskfleet.engine.liveness import new_runner
@@ -59,7 +60,7 @@ class _Running:
     candidate: Candidate
     attempt: int
     started_at: float
-    future: asyncio.Task[Outcome | None]
+    future: asyncio.Task[Outcome | None] | None  # None: it ended without suspending
     cancel_as: TaskStatus | None = None  # set when the runner cancels the attempt
 
 
@@ -204,11 +205,15 @@ class Runner:
         if len(claimed) < size:
             self._claim_after_flush = self._buffer.flush_count
         assert self.job is not None
+        options = self.job.options
         for task in claimed:
             self._tasks[task.seq] = task
-            keys = slot_keys_for(task, self.job.options)
-            candidate = Candidate(task.seq, task.priority, task.scope, keys, task.not_before)
-            bisect.insort(self._waiting, candidate, key=sort_key)
+            keys = slot_keys_for(task, options)
+            self._waiting.append(
+                Candidate(task.seq, task.priority, task.scope, keys, task.not_before)
+            )
+        if claimed:
+            self._waiting.sort(key=sort_key)  # timsort: near-linear on two sorted runs
 
     def _start_ready(self) -> None:
         free = self._concurrency - len(self._running)
@@ -238,19 +243,23 @@ class Runner:
         attempt = task.attempts + 1
         task.attempts = attempt
         self._buffer.add(AttemptStarted(task.seq, attempt, self.info.runner_id, now))
-        self.tracker.move(task.status, TaskStatus.RUNNING, task.id)
+        self.tracker.move(task.status, TaskStatus.RUNNING)
+        self.tracker.current_item = task.id
         task.status = TaskStatus.RUNNING
         options = self.job.options
         timeout_s = task.timeout_s if task.timeout_s is not None else options.timeout_s
         ctx = RunContext(self.job_id, task.id, attempt, timeout_s, options.cwd, self._callables)
-        future = asyncio.ensure_future(
-            run_attempt(self._kinds(task.kind), task.spec, ctx, timeout_s)
-        )
-        seq = task.seq
-        future.add_done_callback(lambda f: self._on_attempt_done(seq, f))
-        self._running[seq] = _Running(task, candidate, attempt, now, future)
-        self._slots.acquire(candidate.slot_keys)
-        self._emit(task, TaskStatus.RUNNING, attempt, None)
+        coro = run_attempt(self._kinds(task.kind), task.spec, ctx, timeout_s)
+        outcome, future = start_eagerly(coro)
+        self._running[task.seq] = _Running(task, candidate, attempt, now, future)
+        if future is None:
+            self._finished.append((task.seq, outcome))
+        else:
+            future.add_done_callback(partial(self._on_attempt_done, task.seq))
+        if candidate.slot_keys:
+            self._slots.acquire(candidate.slot_keys)
+        if self._on_event is not None:
+            self._emit(task, TaskStatus.RUNNING, attempt, None)
 
     def _on_attempt_done(self, seq: int, future: asyncio.Task[Outcome | None]) -> None:
         outcome = None if future.cancelled() else future.result()
@@ -268,7 +277,8 @@ class Runner:
         assert self.tracker is not None
         task = running.task
         now = time.time()
-        self._slots.release(running.candidate.slot_keys)
+        if running.candidate.slot_keys:
+            self._slots.release(running.candidate.slot_keys)
         if outcome is not None and outcome.usage:
             for key, value in outcome.usage.items():
                 self._usage[key] = self._usage.get(key, 0.0) + value
@@ -301,7 +311,10 @@ class Runner:
         else:
             del self._tasks[task.seq]
             self._rate_waits.pop(task.seq, None)
-        self._emit(task, status, running.attempt, None if status is TaskStatus.SUCCEEDED else error)
+        if self._on_event is not None:
+            self._emit(
+                task, status, running.attempt, None if status is TaskStatus.SUCCEEDED else error
+            )
         if status is TaskStatus.FAILED:
             self._on_final_failure()
 
@@ -345,7 +358,7 @@ class Runner:
 
     def _cancel_running(self, cancel_as: TaskStatus) -> None:
         for running in self._running.values():
-            if running.cancel_as is None:
+            if running.cancel_as is None and running.future is not None:
                 running.cancel_as = cancel_as
                 running.future.cancel()
 
@@ -382,9 +395,8 @@ class Runner:
         """Wait for attempts still in flight (after an error or cancel) and record them."""
         if self._running:
             self._cancel_running(TaskStatus.QUEUED)
-            await asyncio.gather(
-                *(r.future for r in self._running.values()), return_exceptions=True
-            )
+            futures = [r.future for r in self._running.values() if r.future is not None]
+            await asyncio.gather(*futures, return_exceptions=True)
             await asyncio.sleep(0)  # let done-callbacks run
         self._collect_finished()
 

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 _WILDCARDS = "*?["
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(NamedTuple):
     """A task that waits to start, as the scheduler sees it."""
 
     seq: int  # input order, the tie-breaker
@@ -63,7 +62,7 @@ def pick_startable(
     for candidate in candidates:
         if candidate.not_before is not None and candidate.not_before > now:
             continue
-        if any(remaining.get(key, 1) <= 0 for key in candidate.slot_keys):
+        if candidate.slot_keys and any(remaining.get(k, 1) <= 0 for k in candidate.slot_keys):
             continue
         if candidate.scope and any(scopes_overlap(candidate.scope, s) for s in busy_scopes):
             continue

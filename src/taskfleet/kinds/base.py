@@ -23,7 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 from taskfleet.model import Outcome
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built once per attempt on the hot path
 class RunContext:
     """What a kind knows about the attempt it runs."""
 

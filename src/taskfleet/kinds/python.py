@@ -4,19 +4,24 @@ Sync functions run in a thread (the default) or, with ``"executor":
 "process"``, in a process pool for CPU-bound work; async ones run in the
 event loop. Neither a thread nor a pool worker can be killed: when the runner
 cancels an attempt (timeout, fail-fast, Ctrl-C), the call keeps running to
-its end in the background and its result is discarded.
+its end in the background and its result is discarded. Threads are daemons,
+so an abandoned call does not delay the exit; a pool worker does, since
+``concurrent.futures`` waits for its workers when the interpreter exits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import contextvars
 import importlib
 import inspect
 import json
 import multiprocessing
 import pickle
 import re
+import threading
 import traceback
 from collections.abc import Callable, Mapping
 from concurrent.futures.process import BrokenProcessPool
@@ -117,16 +122,14 @@ class PythonKind:
                 self._pool(), _call_with_kwargs, function, args, kwargs
             )
         else:
-            # On cancellation the thread runs on (threads cannot be killed);
-            # to_thread's future is dropped, so its result is discarded.
-            value = await asyncio.to_thread(function, *args, **kwargs)
+            value = await _call_in_thread(function, args, kwargs)
         if inspect.isawaitable(value):  # e.g. a partial or object wrapping an async def
             value = await value
         return value
 
     def _pool(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._process_pool is None:
-            # Not fork: the runner has threads (to_thread, the store), and a
+            # Not fork: the runner has threads (task threads, the store), and a
             # forked child would inherit any lock they held at that moment.
             method = (
                 "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
@@ -135,6 +138,46 @@ class PythonKind:
                 mp_context=multiprocessing.get_context(method)
             )
         return self._process_pool
+
+
+def _call_in_thread(
+    function: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]
+) -> asyncio.Future[Any]:
+    """Run ``function`` in a new daemon thread and return its future.
+
+    Like ``asyncio.to_thread``, but neither capped by the default executor's
+    size (CPU count + 4: too few for I/O-bound tasks at a high concurrency)
+    nor holding up the interpreter's exit. A thread cannot be killed: on
+    cancellation (a timeout, fail-fast, Ctrl-C) it runs on to its end and its
+    result is discarded. Being a daemon, a stuck one does not keep the
+    process alive once taskfleet is done.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def deliver(value: Any, error: BaseException | None) -> None:
+        if future.cancelled():
+            return  # abandoned: the attempt was cancelled
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+    def target() -> None:
+        value, error = None, None
+        try:
+            value = context.run(function, *args, **kwargs)
+        except Exception as exc:
+            error = exc
+        except BaseException as exc:  # SystemExit must not reach the event loop
+            error = RuntimeError(f"function raised {type(exc).__name__}: {exc}")
+            error.__cause__ = exc
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+            loop.call_soon_threadsafe(deliver, value, error)
+
+    threading.Thread(target=target, name="taskfleet-python", daemon=True).start()
+    return future
 
 
 def _call_with_kwargs(function: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:

@@ -30,7 +30,7 @@ _READ_CHUNK_BYTES = 256 * 1024
 _REAP_TIMEOUT_S = 5.0  # after SIGKILL; only a process stuck in the kernel takes longer
 
 # Spawn errors that retrying cannot fix; others (EAGAIN from fork) may pass.
-_FATAL_SPAWN_ERRORS = (FileNotFoundError, PermissionError, NotADirectoryError)
+_FATAL_SPAWN_ERRORS = (FileNotFoundError, PermissionError, NotADirectoryError, ValueError)
 
 
 class _TailBuffer:
@@ -233,7 +233,7 @@ class ShellKind:
         started = time.monotonic()
         try:
             proc = _spawn(spec, ctx, pipe_stdin=stdin_text is not None)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in argv, cwd or env
             return _spawn_failure(exc)
         stdin = None if stdin_text is None else stdin_text.encode()
         child = _Child(proc, asyncio.get_running_loop(), stdin)
@@ -327,7 +327,7 @@ def _signal_group(pgid: int, signum: signal.Signals) -> None:
         os.killpg(pgid, signum)
 
 
-def _spawn_failure(exc: OSError) -> Outcome:
+def _spawn_failure(exc: OSError | ValueError) -> Outcome:
     error_class = ErrorClass.FATAL if isinstance(exc, _FATAL_SPAWN_ERRORS) else ErrorClass.RETRYABLE
     return Outcome.failure(f"cannot start command: {exc}", error_class=error_class)
 

@@ -133,6 +133,8 @@ class SqliteStore:
             try:
                 conn.execute(_INSERT_JOB, job_row(job))
             except sqlite3.IntegrityError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+                    raise
                 raise JobConflict(f"job '{job.job_id}' exists already") from exc
             total = sqlite_tasks.insert_tasks(conn, job.job_id, tasks)
             conn.execute("UPDATE jobs SET total = ? WHERE job_id = ?", (total, job.job_id))

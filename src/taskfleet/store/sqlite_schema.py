@@ -141,10 +141,14 @@ def split_statements(script: str) -> Iterator[str]:
 # -- row layout ---------------------------------------------------------------
 
 
+# default=str: one odd result must not make a whole group commit fail.
+# One encoder for all: json.dumps with arguments builds a new one per call.
+_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
+
+
 def encode_json(value: Any) -> str:
     """JSON text for a column; what JSON cannot encode is stored as its ``str``."""
-    # default=str: one odd result must not make a whole group commit fail.
-    return json.dumps(value, default=str, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def _encode_strings(values: tuple[str, ...]) -> str:

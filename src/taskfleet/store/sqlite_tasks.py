@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Collection, Iterable, Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from taskfleet.errors import TaskfileError, TaskfileIssue
 from taskfleet.model import (
@@ -23,6 +24,8 @@ from taskfleet.model import (
 from taskfleet.store.sqlite_schema import TASK_INSERT_COLUMNS, encode_json, task_insert_row
 
 BATCH_SIZE = 1000
+# Enum .value is a property lookup; this is on the per-update hot path.
+_STATUS_VALUES = {status: status.value for status in TaskStatus}
 _FINAL_SQL = ", ".join(f"'{status.value}'" for status in sorted(FINAL_TASK_STATES))
 
 _INSERT_TASK = (
@@ -52,9 +55,10 @@ _START_TASK = """
 UPDATE tasks SET status = 'running', attempts = ?, started_at = ?, finished_at = NULL
 WHERE job_id = ? AND seq = ?
 """
-_OPEN_ATTEMPT = """
-INSERT OR REPLACE INTO attempts (job_id, seq, number, runner_id, started_at)
-VALUES (?, ?, ?, ?, ?)
+_RECORD_ATTEMPT = """
+INSERT OR REPLACE INTO attempts
+    (job_id, seq, number, runner_id, started_at, finished_at, outcome, error)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 """
 _CLOSE_ATTEMPT = """
 UPDATE attempts SET finished_at = ?, outcome = ?, error = ?
@@ -68,11 +72,14 @@ SELECT job_id, seq, ?, COALESCE(lease_owner, ''), ?, ?, ?, ?
 FROM tasks WHERE job_id = ? AND seq = ?
 ON CONFLICT (job_id, seq, number) DO NOTHING
 """
-_FINISH_TASK = """
-UPDATE tasks SET status = ?, result = ?, error = ?, finished_at = ?, duration_s = ?,
+_FINISH_SET = """
+status = ?, result = ?, error = ?, finished_at = ?, duration_s = ?,
     failures = ?, not_before = ?, lease_owner = CASE WHEN ? THEN NULL ELSE lease_owner END
 WHERE job_id = ? AND seq = ?
 """
+_FINISH_TASK = f"UPDATE tasks SET {_FINISH_SET}"
+# A start and its finish in one write.
+_RUN_TASK = f"UPDATE tasks SET attempts = ?, started_at = ?, {_FINISH_SET}"
 _ENDED_WITH_DEPENDANTS = """
 SELECT seq, task_id FROM tasks
 WHERE job_id = ? AND has_dependants = 1 AND seq IN (SELECT value FROM json_each(?))
@@ -186,27 +193,64 @@ def _resolve_dependencies(conn: sqlite3.Connection, job_id: str) -> None:
     conn.execute("DELETE FROM temp.dep_staging")
 
 
-def plan_generations(
-    updates: Sequence[TaskUpdate],
-) -> list[tuple[list[AttemptStarted], list[AttemptFinished]]]:
-    """Split a batch into rounds in which each task appears at most once.
+class _Step(NamedTuple):
+    """One write to one task: a start, a finish, or both (an attempt that ran within the batch)."""
+
+    started: AttemptStarted | None
+    finished: AttemptFinished | None
+    position: int  # of the last update merged in, to keep propagation in batch order
+
+
+@dataclass(slots=True)
+class _Round:
+    starts: list[AttemptStarted] = field(default_factory=list)
+    finishes: list[AttemptFinished] = field(default_factory=list)
+    runs: list[tuple[AttemptStarted, AttemptFinished]] = field(default_factory=list)
+    ended: list[tuple[int, AttemptFinished]] = field(default_factory=list)
+
+    def add(self, step: _Step) -> None:
+        started, finished, position = step
+        if finished is None:
+            if started is not None:
+                self.starts.append(started)
+            return
+        if started is None:
+            self.finishes.append(finished)
+        else:
+            self.runs.append((started, finished))
+        if finished.status in FINAL_TASK_STATES:
+            self.ended.append((position, finished))
+
+
+def plan_rounds(updates: Sequence[TaskUpdate]) -> list[_Round]:
+    """Split a batch into rounds in which each task is written at most once.
 
     Only the order of one task's updates matters (a start before its finish),
-    so round n holds every task's n-th update, and each round can be written
-    with one ``executemany`` per statement.
+    so round n holds every task's n-th step and each round is written with
+    one ``executemany`` per statement. A start directly followed by its
+    finish (a fast task) merges into one step: one row write instead of two.
     """
-    seen: dict[int, int] = {}
-    rounds: list[tuple[list[AttemptStarted], list[AttemptFinished]]] = []
-    for update in updates:
-        index = seen.get(update.seq, 0)
-        seen[update.seq] = index + 1
-        if index == len(rounds):
-            rounds.append(([], []))
-        starts, finishes = rounds[index]
+    steps: dict[int, list[_Step]] = {}
+    for position, update in enumerate(updates):
+        task_steps = steps.setdefault(update.seq, [])
+        last = task_steps[-1] if task_steps else None
         if isinstance(update, AttemptStarted):
-            starts.append(update)
+            task_steps.append(_Step(update, None, position))
+        elif (
+            last is not None
+            and last.finished is None
+            and last.started is not None
+            and last.started.attempt == update.attempt
+        ):
+            task_steps[-1] = _Step(last.started, update, position)
         else:
-            finishes.append(update)
+            task_steps.append(_Step(None, update, position))
+    rounds: list[_Round] = []
+    for task_steps in steps.values():
+        for index, step in enumerate(task_steps):
+            if index == len(rounds):
+                rounds.append(_Round())
+            rounds[index].add(step)
     return rounds
 
 
@@ -219,27 +263,57 @@ def record_updates(
         conn.execute("SELECT 1 FROM task_deps WHERE job_id = ? LIMIT 1", (job_id,)).fetchone()
         is not None
     )
-    for starts, finishes in plan_generations(updates):
-        if starts:
-            _record_starts(conn, job_id, starts)
-        if finishes:
-            _record_finishes(conn, job_id, finishes)
-            if has_dependencies:
-                skipped += _propagate(conn, job_id, finishes)
+    for round_ in plan_rounds(updates):
+        _record_starts(conn, job_id, round_.starts)
+        _record_finishes(conn, job_id, round_.finishes)
+        _record_runs(conn, job_id, round_.runs)
+        if has_dependencies and round_.ended:
+            ended = [finished for _, finished in sorted(round_.ended, key=lambda item: item[0])]
+            skipped += _propagate(conn, job_id, ended)
     return skipped
 
 
 def _record_starts(conn: sqlite3.Connection, job_id: str, starts: list[AttemptStarted]) -> None:
+    if not starts:
+        return
     conn.executemany(_START_TASK, [(s.attempt, s.started_at, job_id, s.seq) for s in starts])
     conn.executemany(
-        _OPEN_ATTEMPT,
-        [(job_id, s.seq, s.attempt, s.runner_id, s.started_at) for s in starts],
+        _RECORD_ATTEMPT,
+        [(job_id, s.seq, s.attempt, s.runner_id, s.started_at, None, None, None) for s in starts],
+    )
+
+
+def _record_runs(
+    conn: sqlite3.Connection, job_id: str, runs: list[tuple[AttemptStarted, AttemptFinished]]
+) -> None:
+    if not runs:
+        return
+    conn.executemany(
+        _RUN_TASK, [(s.attempt, s.started_at, *_finish_row(job_id, f)) for s, f in runs]
+    )
+    conn.executemany(
+        _RECORD_ATTEMPT,
+        [
+            (
+                job_id,
+                f.seq,
+                f.attempt,
+                s.runner_id,
+                s.started_at,
+                f.finished_at,
+                f.attempt_outcome,
+                f.error,
+            )
+            for s, f in runs
+        ],
     )
 
 
 def _record_finishes(
     conn: sqlite3.Connection, job_id: str, finishes: list[AttemptFinished]
 ) -> None:
+    if not finishes:
+        return
     closed = conn.executemany(
         _CLOSE_ATTEMPT,
         [(f.finished_at, f.attempt_outcome, f.error, job_id, f.seq, f.attempt) for f in finishes],
@@ -267,8 +341,8 @@ def _finish_row(job_id: str, finished: AttemptFinished) -> tuple[Any, ...]:
     # A pending task waits for its retry under the same runner: it keeps the lease.
     releases = finished.status in FINAL_TASK_STATES or finished.status is TaskStatus.QUEUED
     return (
-        finished.status.value,
-        encode_json(finished.result),
+        _STATUS_VALUES[finished.status],
+        None if finished.result is None else encode_json(finished.result),
         finished.error,
         finished.finished_at,
         finished.duration_s,

@@ -81,3 +81,7 @@ class Calculator:
 
 
 NOT_CALLABLE = 42
+
+
+def exits() -> None:
+    raise SystemExit(3)

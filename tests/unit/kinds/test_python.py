@@ -235,6 +235,22 @@ async def test_cancelled_thread_call_is_abandoned(kind: PythonKind) -> None:
         event.set()  # let the abandoned thread end
 
 
+async def test_sync_calls_are_not_capped_by_the_default_executor(kind: PythonKind) -> None:
+    # Every call blocks until all have started: this needs 40 threads at once.
+    barrier = threading.Barrier(40, timeout=10)
+    spec = kind.parse({"function": "m:meet"})
+    context = ctx({"m:meet": barrier.wait})
+    outcomes = await asyncio.gather(*(kind.run(spec, context) for _ in range(40)))
+    assert all(outcome.ok for outcome in outcomes)
+
+
+async def test_system_exit_is_a_failure(kind: PythonKind) -> None:
+    outcome = await run(kind, function=ref("exits"))
+    assert not outcome.ok
+    assert outcome.error_class is ErrorClass.RETRYABLE
+    assert (outcome.error or "").startswith("RuntimeError: function raised SystemExit: 3")
+
+
 # --- process executor ---------------------------------------------------------------
 
 

@@ -268,6 +268,12 @@ async def test_missing_executable_is_a_fatal_failure(kind: ShellKind) -> None:
     assert "/no/such/program-taskfleet" in (outcome.error or "")
 
 
+async def test_nul_byte_in_argv_is_a_fatal_failure(kind: ShellKind) -> None:
+    outcome = await run(kind, command=["echo", "a\x00b"])
+    assert outcome.error_class is ErrorClass.FATAL
+    assert "null byte" in (outcome.error or "")
+
+
 async def test_runs_concurrently(kind: ShellKind) -> None:
     spec = kind.parse({"command": "echo $$"})
     outcomes = await asyncio.gather(*(kind.run(spec, ctx()) for _ in range(20)))

@@ -9,7 +9,6 @@ import pytest
 
 from taskfleet.errors import FieldError
 from taskfleet.kinds import Kind, RunContext, get_kind
-from taskfleet.kinds import simulate as simulate_module
 from taskfleet.kinds.simulate import SimulateKind, failure_draw
 from taskfleet.model import ErrorClass, Outcome
 
@@ -32,7 +31,7 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
     async def forbidden(delay: float, result: Any = None) -> Any:
         raise AssertionError(f"slept {delay}")
 
-    monkeypatch.setattr(simulate_module.asyncio, "sleep", forbidden)
+    monkeypatch.setattr(asyncio, "sleep", forbidden)
 
 
 # --- parse -----------------------------------------------------------------
@@ -111,7 +110,7 @@ async def test_positive_duration_sleeps(
         slept.append(delay)
         return result
 
-    monkeypatch.setattr(simulate_module.asyncio, "sleep", record)
+    monkeypatch.setattr(asyncio, "sleep", record)
     assert await run(kind, duration=1.5) == Outcome.success({"duration": 1.5})
     assert slept == [1.5]
 

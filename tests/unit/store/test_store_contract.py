@@ -14,6 +14,7 @@ from taskfleet.errors import (
     JobConflict,
     JobNotFound,
     LeaseLost,
+    StoreError,
     TaskfileError,
     TaskfileIssue,
     TaskNotFound,
@@ -24,7 +25,9 @@ from taskfleet.model import (
     JobStatus,
     RunnerInfo,
     StatusCounts,
+    TaskSpec,
     TaskStatus,
+    TaskUpdate,
 )
 from taskfleet.store.base import Store
 
@@ -114,7 +117,7 @@ async def test_duplicate_job_id_conflicts(store: Store) -> None:
 async def test_create_job_stores_nothing_when_tasks_raise(store: Store) -> None:
     error = TaskfileError([TaskfileIssue("tasks.jsonl", 1501, "kind", "unknown kind")])
 
-    def broken() -> Iterator:  # type: ignore[type-arg]
+    def broken() -> Iterator[TaskSpec]:
         # More than one insert batch, so some rows were written before the error.
         yield from tasks(1500, depends_on=())
         yield task("late", 1501, depends_on=("t1",))
@@ -130,6 +133,12 @@ async def test_create_job_stores_nothing_when_tasks_raise(store: Store) -> None:
     created = await store.create_job(job(), tasks(2))
     assert created.total == 2
     assert [t.id for t in await store.list_tasks("job-1")] == ["t1", "t2"]
+
+
+async def test_duplicate_task_id_is_a_store_error(store: Store) -> None:
+    with pytest.raises(StoreError):
+        await store.create_job(job(), [task("a", 1), task("a", 2)])
+    assert await store.count_jobs() == 0
 
 
 async def test_unknown_dependency_is_rejected(store: Store) -> None:
@@ -240,7 +249,7 @@ async def test_start_opens_an_attempt(store: Store) -> None:
 async def test_start_and_finish_in_one_batch(store: Store) -> None:
     await store.create_job(job(), tasks(2))
     await store.claim_tasks("job-1", "r1", 2)
-    updates = [
+    updates: list[TaskUpdate] = [
         start(1, at=10.0),
         start(2, at=10.0),
         finish(1, at=12.0, duration_s=2.0, result={"out": [1, "x"]}),

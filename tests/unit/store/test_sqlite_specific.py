@@ -1,0 +1,253 @@
+"""What only the SQLite store has: a file, WAL, a schema version, other readers."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from taskfleet.errors import StoreError, UsageError
+from taskfleet.model import JobStatus, TaskSpec, TaskStatus, TaskUpdate
+from taskfleet.store import open_store
+from taskfleet.store.base import Store
+from taskfleet.store.memory import MemoryStore
+from taskfleet.store.sqlite import _CLAIM_WINDOW, SqliteStore
+from taskfleet.store.sqlite_schema import SCHEMA_VERSION
+from taskfleet.store.sqlite_tasks import _SKIP_DEPENDANTS
+
+from .conftest import finish, job, runner, start, task, tasks
+
+S = TaskStatus
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "deep" / "er" / "taskfleet.db"
+
+
+def raw(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(path, isolation_level=None)
+
+
+async def test_open_creates_the_file_and_its_directories(db_path: Path) -> None:
+    store = SqliteStore(str(db_path))
+    await store.open()
+    await store.close()
+    assert db_path.is_file()
+
+
+async def test_open_store_url_forms(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'u.db'}")
+    assert isinstance(store, SqliteStore) and store.path == str(tmp_path / "u.db")
+
+
+async def test_wal_mode_and_schema_version(db_path: Path) -> None:
+    for _ in range(2):  # reopening must not migrate again
+        store = SqliteStore(str(db_path))
+        await store.open()
+        await store.close()
+    with raw(db_path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        versions = [row[0] for row in conn.execute("SELECT version FROM schema_version")]
+    assert versions == list(range(1, SCHEMA_VERSION + 1)) == [1]
+
+
+async def test_reopen_keeps_everything(db_path: Path) -> None:
+    store = SqliteStore(str(db_path))
+    await store.open()
+    await store.create_job(job(), [task("a", 1), task("b", 2, depends_on=("a",))])
+    await store.claim_tasks("job-1", "r1", 10)
+    await store.record("job-1", [start(1), finish(1, result={"n": 1})])
+    await store.close()
+
+    again = SqliteStore(str(db_path))
+    await again.open()
+    assert (await again.get_job("job-1")).total == 2
+    a = await again.get_task("job-1", "a")
+    assert (a.status, a.result) == (TaskStatus.SUCCEEDED, {"n": 1})
+    assert (await again.get_task("job-1", "b")).status is TaskStatus.QUEUED
+    assert len(await again.list_attempts("job-1", "a")) == 1
+    await again.close()
+
+
+async def test_other_connections_and_processes_see_commits(db_path: Path) -> None:
+    writer = SqliteStore(str(db_path))
+    reader = SqliteStore(str(db_path))
+    await writer.open()
+    await reader.open()
+    await writer.create_job(job(), tasks(3))
+    assert (await reader.count_tasks("job-1")).queued == 3
+
+    code = (
+        "import asyncio, sys\n"
+        "from taskfleet.store.sqlite import SqliteStore\n"
+        "async def main():\n"
+        "    store = SqliteStore(sys.argv[1]); await store.open()\n"
+        "    print((await store.get_job('job-1')).total); await store.close()\n"
+        "asyncio.run(main())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(db_path)], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "3"
+    await writer.close()
+    await reader.close()
+
+
+async def test_error_mid_create_job_stores_nothing(db_path: Path) -> None:
+    store = SqliteStore(str(db_path))
+    await store.open()
+
+    def broken() -> Iterator[TaskSpec]:
+        for seq in range(1, 2501):  # past two insert batches
+            yield task(f"t{seq}", seq, depends_on=(f"t{seq + 1}",) if seq % 2 else ())
+        raise ValueError("reader died")
+
+    with pytest.raises(ValueError, match="reader died"):
+        await store.create_job(job(), broken())
+    with raw(db_path) as conn:
+        for table in ("jobs", "tasks", "task_deps", "attempts"):
+            assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
+    # The connection's staging is clean too: the same job goes in whole.
+    created = await store.create_job(job(), [task("a", 1, depends_on=("b",)), task("b", 2)])
+    assert created.total == 2
+    assert (await store.get_task("job-1", "a")).status is TaskStatus.PENDING
+    await store.close()
+
+
+async def test_driver_errors_become_store_errors(db_path: Path) -> None:
+    store = SqliteStore(str(db_path))
+    await store.open()
+    assert store._db is not None
+    store._db.execute("PRAGMA busy_timeout = 50")
+    with raw(db_path) as blocker:
+        blocker.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreError) as caught:
+            await store.create_job(job(), tasks(1))
+        blocker.execute("ROLLBACK")
+    assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
+    assert (await store.create_job(job(), tasks(1))).total == 1
+    await store.close()
+
+
+async def test_closed_store_raises_store_error(db_path: Path) -> None:
+    store = SqliteStore(str(db_path))
+    with pytest.raises(StoreError, match="not open"):
+        await store.get_job("job-1")
+
+
+async def test_foreign_files_are_refused(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(UsageError, match="not a taskfleet database"):
+        await SqliteStore(str(garbage)).open()
+
+    other = tmp_path / "other.db"
+    with raw(other) as conn:
+        conn.execute("CREATE TABLE notes (text TEXT)")
+    with pytest.raises(UsageError, match="not a taskfleet database"):
+        await SqliteStore(str(other)).open()
+
+
+async def test_newer_schema_is_refused(db_path: Path) -> None:
+    store = SqliteStore(str(db_path))
+    await store.open()
+    await store.close()
+    with raw(db_path) as conn:
+        conn.execute("INSERT INTO schema_version (version) VALUES (99)")
+    with pytest.raises(UsageError, match="upgrade taskfleet"):
+        await SqliteStore(str(db_path)).open()
+
+
+async def test_hot_queries_use_their_indexes(db_path: Path) -> None:
+    store = SqliteStore(str(db_path))
+    await store.open()
+    assert store._db is not None
+    params = {"job_id": "j", "runner_id": "r", "limit": 10, "dep_seq": 1, "error": "", "now": 0}
+    claim_plan = " ".join(
+        row[3] for row in store._db.execute("EXPLAIN QUERY PLAN " + _CLAIM_WINDOW, params)
+    )
+    assert "USING INDEX tasks_claimable" in claim_plan
+    skip_plan = [
+        row[3] for row in store._db.execute("EXPLAIN QUERY PLAN " + _SKIP_DEPENDANTS, params)
+    ]
+    # Every access to tasks is by key: never a scan of all of a job's tasks.
+    task_steps = [step for step in skip_plan if " tasks " in f" {step} "]
+    assert task_steps and all("(job_id=? AND seq=?)" in step for step in task_steps)
+    await store.close()
+
+
+# -- the memory store is the reference -------------------------------------------
+
+
+def random_job(rng: random.Random, size: int) -> list[TaskSpec]:
+    specs = []
+    for seq in range(1, size + 1):
+        # Any task may depend on any other as long as the graph stays acyclic:
+        # edges go from a higher id number to a lower one, whatever the input order.
+        number = (seq * 7) % size + 1
+        lower = list(range(1, number))
+        deps = tuple(f"n{d}" for d in rng.sample(lower, min(len(lower), rng.choice([0, 0, 1, 2]))))
+        specs.append(task(f"n{number}", seq, priority=rng.randint(0, 3), depends_on=deps))
+    return specs
+
+
+async def random_step(rng: random.Random, store: Store, clock: float) -> object:
+    """One random but realistic operation; returns what the store answered."""
+    leased = [t for t in await store.list_tasks("job-1") if t.lease_owner is not None]
+    choice = rng.random()
+    if choice < 0.35:
+        return [t.id for t in await store.claim_tasks("job-1", rng.choice(["r1", "r2"]), 5)]
+    if choice < 0.75 and leased:
+        updates: list[TaskUpdate] = []
+        for t in rng.sample(leased, min(len(leased), 4)):
+            attempt = t.attempts + (t.status is not TaskStatus.RUNNING)
+            if t.status is not TaskStatus.RUNNING:
+                updates.append(
+                    start(t.seq, attempt=attempt, runner_id=t.lease_owner or "", at=clock)
+                )
+            if rng.random() < 0.8:
+                status = rng.choice([S.SUCCEEDED, S.SUCCEEDED, S.FAILED, S.PENDING, S.QUEUED])
+                updates.append(finish(t.seq, status, attempt=attempt, at=clock + 1, result=[t.id]))
+        return await store.record("job-1", updates)
+    if choice < 0.85 and leased:
+        return await store.release_job("job-1", "r1", JobStatus.RUNNING, clock)
+    if choice < 0.9:
+        return await store.cancel_open_tasks("job-1", clock) if rng.random() < 0.2 else None
+    if not leased:  # retries and validation run when nothing is in flight
+        if rng.random() < 0.5:
+            return await store.reopen_tasks("job-1", statuses=[S.FAILED, S.SKIPPED, S.CANCELLED])
+        ids = [f"n{rng.randint(1, 40)}" for _ in range(3)]
+        return await store.fail_tasks("job-1", ids, "validation")
+    return None
+
+
+async def snapshot(store: Store) -> object:
+    tasks_now = await store.list_tasks("job-1")
+    attempts = [await store.list_attempts("job-1", t.id) for t in tasks_now]
+    return tasks_now, attempts, await store.count_tasks("job-1")
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_sqlite_matches_memory_on_random_workloads(tmp_path: Path, seed: int) -> None:
+    stores: list[Store] = [MemoryStore(), SqliteStore(str(tmp_path / "diff.db"))]
+    specs = random_job(random.Random(seed), 40)
+    for store in stores:
+        await store.open()
+        await store.create_job(job(), specs)
+        await store.acquire_job("job-1", runner("r1"), [JobStatus.QUEUED])
+    rngs = [random.Random(seed), random.Random(seed)]
+    for step in range(150):
+        answers = [
+            await random_step(rng, store, 10.0 * step)
+            for rng, store in zip(rngs, stores, strict=True)
+        ]
+        assert answers[0] == answers[1], f"step {step}"
+        assert await snapshot(stores[0]) == await snapshot(stores[1]), f"step {step}"
+    for store in stores:
+        await store.close()
