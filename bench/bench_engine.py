@@ -21,6 +21,7 @@ import contextlib
 import json
 import os
 import platform
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 # The issue's targets, for a 2-core machine.
 TARGET_A_TASKS_PER_S = 25_000
@@ -42,13 +43,30 @@ TARGET_B_RATIO_TO_PARALLEL = 0.5
 COMMIT_EVERY = 1000  # the bare loop's group commit, the same as taskfleet's batch size
 BARE_JOB_ID = "bare"
 RUNNER_ID = "bench-runner"
-# What SimulateKind.parse stores for {"duration": 0}.
-SIMULATE_SPEC = '{"duration":0.0,"fail_rate":0.0,"fail_times":0}'
 SIMULATE_RESULT = '{"duration":0.0}'
 
 
 class BenchError(Exception):
     """A measurement could not be taken or its run did not do all the work."""
+
+
+class Timing(NamedTuple):
+    """One run: wall seconds, and the CPU seconds (user + sys) spent on it.
+
+    CPU time is for reading numbers taken on a busy machine: other processes
+    stretch the wall time, much less the CPU time.
+    """
+
+    wall_s: float
+    cpu_s: float
+
+
+def cpu_seconds(*, children: bool) -> float:
+    """User + sys seconds of this process, or of its waited-for children."""
+    if not children:
+        return time.process_time()
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 @dataclass
@@ -58,6 +76,7 @@ class Measurement:
     name: str
     tasks: int
     walls_s: list[float] = field(default_factory=list)
+    cpus_s: list[float] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -77,6 +96,10 @@ class Measurement:
                 "best": round(self.best_s, 4),
                 "median": round(self.median_s, 4),
                 "runs": [round(w, 4) for w in self.walls_s],
+            },
+            "cpu_s": {
+                "best": round(min(self.cpus_s), 4),
+                "median": round(statistics.median(self.cpus_s), 4),
             },
             "tasks_per_s": {
                 "best": round(self.tasks / self.best_s, 1),
@@ -140,7 +163,15 @@ def machine_info(parallel_version: str | None) -> dict[str, Any]:
         "sqlite": sqlite3.sqlite_version,
         "taskfleet": version,
         "gnu_parallel": parallel_version,
+        "load_avg_at_start": load_average(),
     }
+
+
+def load_average() -> list[float] | None:
+    """1, 5 and 15 minute load averages: other work on the machine skews the numbers."""
+    with contextlib.suppress(OSError, AttributeError):
+        return [round(value, 2) for value in os.getloadavg()]
+    return None
 
 
 @contextlib.contextmanager
@@ -154,21 +185,22 @@ def workdir(keep: bool) -> Iterator[Path]:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def timed_run(argv: list[str], cwd: Path, stdin_path: Path | None = None) -> float:
+def timed_run(argv: list[str], cwd: Path, stdin_path: Path | None = None) -> Timing:
     """Wall seconds of one whole command; BenchError if it exits non-zero."""
     with contextlib.ExitStack() as stack:
         stdin: Any = subprocess.DEVNULL
         if stdin_path is not None:
             stdin = stack.enter_context(stdin_path.open("rb"))
+        cpu_start = cpu_seconds(children=True)
         start = time.perf_counter()
         proc = subprocess.run(
             argv, cwd=cwd, env=clean_env(), stdin=stdin, capture_output=True, check=False
         )
-        wall = time.perf_counter() - start
+        timing = Timing(time.perf_counter() - start, cpu_seconds(children=True) - cpu_start)
     if proc.returncode != 0:
         tail = proc.stderr.decode(errors="replace")[-500:]
         raise BenchError(f"{' '.join(argv[:4])}... exited {proc.returncode}: {tail}")
-    return wall
+    return timing
 
 
 # -- inputs ---------------------------------------------------------------------
@@ -189,13 +221,13 @@ def write_shell_files(jsonl: Path, cmds: Path, count: int) -> None:
 # -- taskfleet end to end ----------------------------------------------------------
 
 
-def run_taskfleet(work: Path, taskfile: Path, db: Path, job_id: str, jobs: int) -> float:
+def run_taskfleet(work: Path, taskfile: Path, db: Path, job_id: str, jobs: int) -> Timing:
     """Wall seconds of ``taskfleet run`` on a fresh database, checked for full success."""
     flags = ["-j", str(jobs), "--quiet", "--id", job_id]
     argv = [*taskfleet_command(), "--db", f"sqlite:///{db}", "run", str(taskfile), *flags]
-    wall = timed_run(argv, work)
+    timing = timed_run(argv, work)
     verify_job(work, db, job_id, expected=count_lines(taskfile))
-    return wall
+    return timing
 
 
 def count_lines(path: Path) -> int:
@@ -251,59 +283,68 @@ def bare_statements() -> tuple[str, str, str]:
     return insert, claim, finish
 
 
-def task_row(seq: int) -> tuple[Any, ...]:
-    """The row taskfleet inserts for {"id": "t<seq>", "duration": 0}."""
-    return (
-        *(BARE_JOB_ID, seq, f"t{seq}", "simulate", "queued", SIMULATE_SPEC, 0, None, None),
-        *("[]", "[]", "[]", None, "", "[]", 0),
-    )
+def task_rows(count: int) -> Iterator[tuple[Any, ...]]:
+    """The rows taskfleet inserts for {"id": "t<seq>", "duration": 0}, seq = 1..count.
+
+    The row comes from taskfleet's own parser and row builder, so the bare
+    loop writes what taskfleet writes however the defaults change.
+    """
+    from taskfleet.store.sqlite_schema import task_insert_row
+    from taskfleet.taskfile import read_all
+
+    (spec,) = read_all([{"id": "t1", "duration": 0}])
+    job_id, _, _, *rest = task_insert_row(BARE_JOB_ID, spec, ())
+    for seq in range(1, count + 1):
+        yield (job_id, seq, f"t{seq}", *rest)
 
 
-def bare_per_task(db: Path, count: int) -> float:
+def bare_per_task(db: Path, count: int) -> Timing:
     """Seconds for insert, claim, finish of each task, one statement each, commit per 1,000."""
     conn = bare_db(db)
     insert, claim, finish = bare_statements()
     execute = conn.execute
+    rows = list(task_rows(count))  # built before the clock starts, as taskfleet's parse is
     try:
-        start = time.perf_counter()
+        cpu_start, start = cpu_seconds(children=False), time.perf_counter()
         execute("BEGIN")
-        for seq in range(1, count + 1):
+        for seq, row in enumerate(rows, start=1):
             now = time.time()
-            execute(insert, task_row(seq))
+            execute(insert, row)
             execute(claim, (RUNNER_ID, now, BARE_JOB_ID, seq))
             execute(finish, (SIMULATE_RESULT, now, 0.0, BARE_JOB_ID, seq))
             if seq % COMMIT_EVERY == 0:
                 execute("COMMIT")
                 execute("BEGIN")
         execute("COMMIT")
-        wall = time.perf_counter() - start
+        timing = Timing(time.perf_counter() - start, cpu_seconds(children=False) - cpu_start)
         verify_bare(conn, count)
     finally:
         conn.close()
-    return wall
+    return timing
 
 
-def bare_executemany(db: Path, count: int) -> float:
+def bare_executemany(db: Path, count: int) -> Timing:
     """Seconds for the same work as executemany batches of 1,000, one commit per batch."""
     conn = bare_db(db)
     insert, claim, finish = bare_statements()
+    rows = list(task_rows(count))
     try:
-        start = time.perf_counter()
+        cpu_start, start = cpu_seconds(children=False), time.perf_counter()
         for first in range(1, count + 1, COMMIT_EVERY):
             seqs = range(first, min(first + COMMIT_EVERY, count + 1))
             now = time.time()
             conn.execute("BEGIN")
-            conn.executemany(insert, [task_row(seq) for seq in seqs])
+            conn.executemany(insert, rows[first - 1 : seqs.stop - 1])
             conn.executemany(claim, [(RUNNER_ID, now, BARE_JOB_ID, seq) for seq in seqs])
             conn.executemany(
                 finish, [(SIMULATE_RESULT, now, 0.0, BARE_JOB_ID, seq) for seq in seqs]
             )
             conn.execute("COMMIT")
-        wall = time.perf_counter() - start
+        timing = Timing(time.perf_counter() - start, cpu_seconds(children=False) - cpu_start)
         verify_bare(conn, count)
     finally:
         conn.close()
-    return wall
+    return timing
 
 
 def verify_bare(conn: sqlite3.Connection, count: int) -> None:
@@ -322,9 +363,9 @@ def verify_bare(conn: sqlite3.Connection, count: int) -> None:
 class Plan:
     """What to measure: one callable per measurement, each called once per repeat."""
 
-    steps: list[tuple[Measurement, Callable[[int], float]]] = field(default_factory=list)
+    steps: list[tuple[Measurement, Callable[[int], Timing]]] = field(default_factory=list)
 
-    def add(self, measurement: Measurement, step: Callable[[int], float]) -> Measurement:
+    def add(self, measurement: Measurement, step: Callable[[int], Timing]) -> Measurement:
         self.steps.append((measurement, step))
         return measurement
 
@@ -337,7 +378,7 @@ def plan_a(args: argparse.Namespace, work: Path, plan: Plan) -> dict[str, Measur
     for jobs in args.a_jobs:
         name = f"taskfleet_j{jobs}"
 
-        def step(rep: int, jobs: int = jobs) -> float:
+        def step(rep: int, jobs: int = jobs) -> Timing:
             return run_taskfleet(work, taskfile, work / f"a-j{jobs}-{rep}.db", f"a{rep}", jobs)
 
         found[name] = plan.add(Measurement(name, args.tasks, extra={"jobs": jobs}), step)
@@ -377,12 +418,13 @@ def run_plan(args: argparse.Namespace, plan: Plan) -> None:
     """Each repeat runs every measurement once, interleaved, so drift hits all alike."""
     for rep in range(1, args.repeat + 1):
         for measurement, step in plan.steps:
-            wall = step(rep)
+            wall, cpu = step(rep)
             measurement.walls_s.append(wall)
+            measurement.cpus_s.append(cpu)
             log(
                 args,
-                f"  repeat {rep}/{args.repeat}  {measurement.name:<24} {wall:8.3f} s  "
-                f"{measurement.tasks / wall:10.0f} tasks/s",
+                f"  repeat {rep}/{args.repeat}  {measurement.name:<24} {wall:8.3f} s wall "
+                f"{cpu:8.3f} s cpu {measurement.tasks / wall:10.0f} tasks/s",
             )
 
 
@@ -449,7 +491,7 @@ def result_b(found: dict[str, Measurement], parallel_reason: str) -> dict[str, A
 def table(report: dict[str, Any]) -> str:
     """A readable summary of the JSON report."""
     rows: list[tuple[str, ...]] = [
-        ("measurement", "best s", "median s", "best tasks/s", "target", "pass")
+        ("measurement", "best s", "median s", "best cpu s", "best tasks/s", "target", "pass")
     ]
     if "a" in report:
         a = report["a"]
@@ -463,7 +505,7 @@ def table(report: dict[str, Any]) -> str:
         b = report["b"]
         rows.append(("(b) taskfleet", *_cells(b["taskfleet"]), "", ""))
         if b["parallel"] is None:
-            rows.append(("(b) GNU parallel", "-", "-", "-", b["parallel_reason"], "n/a"))
+            rows.append(("(b) GNU parallel", "-", "-", "-", "-", b["parallel_reason"], "n/a"))
         else:
             rows.append(("(b) GNU parallel", *_cells(b["parallel"]), "", ""))
             ratio = f"{b['best']['ratio_to_parallel']:.3f}"
@@ -475,14 +517,15 @@ def table(report: dict[str, Any]) -> str:
 
 
 def _verdict(label: str, value: str, target: str, ok: bool) -> tuple[str, ...]:
-    return (label, "", "", value, target, "yes" if ok else "NO")
+    return (label, "", "", "", value, target, "yes" if ok else "NO")
 
 
-def _cells(m: dict[str, Any]) -> tuple[str, str, str]:
+def _cells(m: dict[str, Any]) -> tuple[str, str, str, str]:
     label = f" (-j {m['jobs']})" if "jobs" in m else ""
     return (
         f"{m['wall_s']['best']:.3f}",
         f"{m['wall_s']['median']:.3f}",
+        f"{m['cpu_s']['best']:.3f}",
         f"{m['tasks_per_s']['best']:.0f}{label}",
     )
 
@@ -538,6 +581,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(report, indent=2))
             print(f"bench: invalid: {exc}", file=sys.stderr)
             return 1
+    report["machine"]["load_avg_at_end"] = load_average()
     if found_a is not None:
         report["a"] = result_a(found_a, args)
     if found_b is not None:

@@ -194,7 +194,10 @@ def normalize_db_url(value: str, cwd: Path) -> str:
         raise ConfigError(f"unsupported database URL scheme '{scheme}://'")
     else:
         path = value
-    resolved = Path(path).expanduser()
+    try:
+        resolved = Path(path).expanduser()
+    except RuntimeError as exc:  # "~someone" without such a user
+        raise ConfigError(f"cannot resolve {_show(value)}: {exc}") from None
     if not resolved.is_absolute():
         resolved = cwd / resolved
     return "sqlite:///" + os.path.normpath(resolved)
@@ -226,7 +229,8 @@ def _find_file_config(cwd: Path) -> tuple[dict[str, Any], Path | None, str]:
     # Skip parsing (and failing on) a pyproject.toml that cannot hold our table.
     if b"taskfleet" not in raw:
         return {}, None, "default"
-    table = _read_toml(pyproject).get("tool", {}).get("taskfleet")
+    tool = _read_toml(pyproject).get("tool")
+    table = tool.get("taskfleet") if isinstance(tool, dict) else None
     if table is None:
         return {}, None, "default"
     if not isinstance(table, dict):

@@ -32,9 +32,10 @@ __all__ = ["TaskSource", "open_source", "parse_tasks", "read_all"]
 TaskSource = str | Path | Iterable[Mapping[str, Any]] | TextIO
 
 MAX_ISSUES = 100
+# Fields every task may have; the rest of a task object is the kind's own spec.
 COMMON_FIELDS = frozenset(
-    {"id", "kind", "profile", "agent", "priority", "retries", "timeout"}
-    | {"depends_on", "scope", "resources", "description", "tags"}
+    {"id", "kind", "profile", "agent", "priority", "retries", "timeout", "depends_on"}
+    | {"scope", "resources", "description", "tags"}
 )
 _NO_PROFILES: Mapping[str, Profile] = MappingProxyType({})
 _CHUNK = 1 << 16
@@ -55,7 +56,7 @@ class _BrokenInput(Exception):
 
 
 def _show(value: object) -> str:
-    text = json.dumps(value, ensure_ascii=False)
+    text = json.dumps(value, ensure_ascii=False, default=repr)  # the Python API passes anything
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -148,7 +149,38 @@ def _infer_kind(task: Mapping[str, Any]) -> str | None:
 
 
 def _placeholder_text(value: Any) -> str:
-    return shlex.quote(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return shlex.quote(text)
+
+
+def _task_spec(
+    task_id: str,
+    seq: int,
+    kind: str,
+    spec: dict[str, Any],
+    profile: str | None,
+    fields: Mapping[str, Any],
+) -> TaskSpec:
+    if not fields:
+        return TaskSpec(task_id, seq, kind, spec, DEFAULT_PRIORITY, None, None, (), (), (), profile)
+    get = fields.get
+    # Positional: keyword arguments cost a third of the time of a simple line.
+    # tests/unit/test_taskfile.py pins TaskSpec's field order.
+    return TaskSpec(
+        task_id,
+        seq,
+        kind,
+        spec,
+        get("priority", DEFAULT_PRIORITY),
+        get("retries"),
+        get("timeout_s"),
+        get("depends_on", ()),
+        get("scope", ()),
+        get("resources", ()),
+        profile,
+        get("description", ""),
+        get("tags", ()),
+    )
 
 
 Template = list[tuple[str, list[tuple[str, str | None]]]]  # field -> parsed template
@@ -187,8 +219,11 @@ class _Reader:
         if len(self.issues) < MAX_ISSUES:
             self.issues.append(TaskfileIssue(self.source, line, field, message))
 
-    def task(self, obj: Any, line: int, seq: int, default_id: str) -> TaskSpec | None:
-        """The TaskSpec of one input object, or None once its issues are recorded."""
+    def task(self, obj: Any, line: int, seq: int, number: int) -> TaskSpec | None:
+        """The TaskSpec of one input object, or None once its issues are recorded.
+
+        ``number`` is the line or element number: the id of a task without one.
+        """
         if type(obj) is not dict:
             if not isinstance(obj, Mapping):
                 self.ids_complete = False
@@ -198,7 +233,7 @@ class _Reader:
         before = self.problems
         if "custom_id" in obj and "body" in obj:
             obj = self._batch_line(obj, line)
-        task_id = self._task_id(obj.get("id", default_id), line, default_id)
+        task_id = self._task_id(obj.get("id"), line, number)
         profile_name = profile_kind = None
         if "profile" in obj or "agent" in obj:
             applied = self._apply_profile(obj, line, task_id)
@@ -218,24 +253,7 @@ class _Reader:
                 self.add_issue(line, exc.field, exc.message)
         if self.problems != before or task_id is None or parsed is None:
             return None
-        get = fields.get
-        # Positional: keyword arguments cost a third of the time of a simple line.
-        # tests/unit/test_taskfile.py pins TaskSpec's field order.
-        return TaskSpec(
-            task_id,
-            seq,
-            kind_name,
-            parsed,
-            get("priority", DEFAULT_PRIORITY),
-            get("retries"),
-            get("timeout_s"),
-            get("depends_on", ()),
-            get("scope", ()),
-            get("resources", ()),
-            profile_name,
-            get("description", ""),
-            get("tags", ()),
-        )
+        return _task_spec(task_id, seq, kind_name, parsed, profile_name, fields)
 
     def _batch_line(self, obj: dict[str, Any], line: int) -> dict[str, Any]:
         """An OpenAI Batch API line: custom_id is the id, the rest goes to the llm kind."""
@@ -251,12 +269,12 @@ class _Reader:
             self.add_issue(line, "custom_id", f"differs from the id {_show(task['id'])}")
         return task
 
-    def _task_id(self, value: Any, line: int, default_id: str) -> str | None:
+    def _task_id(self, value: Any, line: int, number: int) -> str | None:
         """The task's id, registered to find duplicates; None if it is unusable."""
         task_id: str = value
         if type(value) is not str or not value:
             try:
-                task_id = default_id if value is None else _to_id(value, "id")
+                task_id = str(number) if value is None else _to_id(value, "id")
             except FieldError as exc:
                 self.ids_complete = False
                 self.add_issue(line, "id", exc.message)
@@ -419,50 +437,46 @@ class _Reader:
         """Tasks from JSON Lines; blank lines and `//` comments are skipped."""
         seq = 0
         for line_no, raw in enumerate(lines, 1):
-            text = raw if isinstance(raw, str) else self._decode(raw, line_no)
-            if text is None:
-                continue
             try:
+                text = raw if isinstance(raw, str) else raw.decode()
                 obj, end = _scan_json(text, 0)
                 if end != len(text) and not text[end:].isspace():
                     raise ValueError(text)
             except (StopIteration, ValueError, RecursionError):
-                # Blank, comment, leading blanks or bad JSON: the rare, slow path.
-                obj = self._slow_line(text, line_no)
+                # Blank, comment, leading blanks, bad UTF-8 or bad JSON: the rare, slow path.
+                obj = self._slow_line(raw, line_no)
                 if obj is _SKIP:
                     continue
             seq += 1
-            task = self.task(obj, line_no, seq, str(line_no))
+            task = self.task(obj, line_no, seq, line_no)
             if task is not None and not self.issues:  # after a problem, yield nothing more
                 yield task
 
-    def _decode(self, raw: bytes, line_no: int) -> str | None:
+    def _slow_line(self, raw: str | bytes, line_no: int) -> Any:
+        """The object on a line, or _SKIP for a blank, comment or bad line (an issue)."""
         try:
-            return raw.decode("utf-8")
+            text = raw if isinstance(raw, str) else raw.decode()
         except UnicodeDecodeError as exc:
-            self.ids_complete = False
-            self.add_issue(line_no, None, f"not valid UTF-8: {exc.reason} at byte {exc.start + 1}")
-            return None
-
-    def _slow_line(self, text: str, line_no: int) -> Any:
-        stripped = text.strip()
-        if not stripped or stripped.startswith("//"):
-            return _SKIP
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            message = f"{exc.msg} at column {exc.colno}"
-        except RecursionError:
-            message = "nested too deeply"
+            message = f"not valid UTF-8: {exc.reason} at byte {exc.start + 1}"
+        else:
+            stripped = text.strip()
+            if not stripped or stripped.startswith("//"):
+                return _SKIP
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                message = f"invalid JSON: {exc.msg} at column {exc.colno}"
+            except RecursionError:
+                message = "invalid JSON: nested too deeply"
         self.ids_complete = False
-        self.add_issue(line_no, None, f"invalid JSON: {message}")
+        self.add_issue(line_no, None, message)
         return _SKIP
 
     def read_array(self, stream: TextIO) -> Iterator[TaskSpec]:
         """Tasks from a JSON array, read in chunks; the line is the element's first line."""
         try:
             for seq, (line, obj) in enumerate(_array_elements(stream), 1):
-                task = self.task(obj, line, seq, str(seq))
+                task = self.task(obj, line, seq, seq)
                 if task is not None and not self.issues:
                     yield task
         except _BrokenInput as exc:
@@ -472,7 +486,7 @@ class _Reader:
     def read_objects(self, objects: Iterable[Any]) -> Iterator[TaskSpec]:
         """Tasks from Python mappings (the Python API, a REST body); line = 1-based index."""
         for index, obj in enumerate(objects, 1):
-            task = self.task(obj, index, index, str(index))
+            task = self.task(obj, index, index, index)
             if task is not None and not self.issues:
                 yield task
 
@@ -633,22 +647,15 @@ def _open_error(exc: OSError) -> str:
     return f"cannot open: {exc.strerror or exc}"
 
 
-def _read_path(path: Path, reader: _Reader) -> Iterator[TaskSpec]:
+def _open_task_file(path: Path, source: str) -> io.BufferedReader:
+    """The file opened for reading, past a byte order mark; TaskfileError if it cannot be."""
     try:
         handle = path.open("rb")
     except OSError as exc:
-        raise TaskfileError([TaskfileIssue(reader.source, None, None, _open_error(exc))]) from None
-    with handle:
-        if path.suffix.lower() == ".json":
-            text = io.TextIOWrapper(handle, encoding="utf-8-sig")
-            try:
-                yield from reader.read_array(text)
-            except UnicodeDecodeError as exc:
-                reader.add_issue(None, None, f"not valid UTF-8: {exc.reason}")
-        else:
-            if handle.peek(3).startswith(codecs.BOM_UTF8):
-                handle.read(3)
-            yield from reader.read_lines(handle)
+        raise TaskfileError([TaskfileIssue(source, None, None, _open_error(exc))]) from None
+    if handle.peek(3).startswith(codecs.BOM_UTF8):  # peek: a named pipe cannot seek
+        handle.read(3)
+    return handle
 
 
 def _source_name(source: TaskSource) -> str:
@@ -674,20 +681,27 @@ def parse_tasks(
 
     ``source``: a path (``.json``: a JSON array; anything else: JSON Lines),
     ``"-"`` (JSON Lines on stdin), a text stream of JSON Lines, or Python
-    mappings. After the first problem nothing more is yielded, but the input
-    is read to its end so that every problem is reported (at most 100).
+    mappings. ``profiles`` resolve ``profile``/``agent``; with
+    ``resource_limits`` given, every resource a task names must be a key of
+    it; ``kinds`` looks up kinds by name (tests pass fakes). After the first
+    problem nothing more is yielded, but the input is read to its end so that
+    every problem is reported (at most 100).
     """
     reader = _Reader(source_name or _source_name(source), profiles, resource_limits, kinds)
-    if isinstance(source, Path) or (isinstance(source, str) and source != "-"):
-        yield from _read_path(Path(source), reader)
-    elif isinstance(source, str) or hasattr(source, "read"):
-        stream = sys.stdin if isinstance(source, str) else cast(TextIO, source)
-        try:
-            yield from reader.read_lines(stream)
-        except UnicodeDecodeError as exc:
-            reader.add_issue(None, None, f"not valid UTF-8: {exc.reason}")
-    else:
-        yield from reader.read_objects(source)
+    try:
+        if isinstance(source, Path) or (isinstance(source, str) and source != "-"):
+            path = Path(source)
+            with _open_task_file(path, reader.source) as handle:
+                if path.suffix.lower() == ".json":
+                    yield from reader.read_array(io.TextIOWrapper(handle, encoding="utf-8"))
+                else:
+                    yield from reader.read_lines(handle)
+        elif isinstance(source, str) or hasattr(source, "read"):
+            yield from reader.read_lines(sys.stdin if source == "-" else cast(TextIO, source))
+        else:
+            yield from reader.read_objects(source)
+    except UnicodeDecodeError as exc:  # from a text stream, which decodes ahead of lines
+        reader.add_issue(None, None, f"not valid UTF-8: {exc.reason}")
     reader.finish()
 
 

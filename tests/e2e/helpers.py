@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -155,6 +156,7 @@ class Cli:
         self.cwd = cwd
         self.env = clean_env(env)
         self.started: list[Background] = []
+        self._outputs = 0
 
     def _env(self, env: Mapping[str, str] | None) -> dict[str, str]:
         return {**self.env, **(env or {})}
@@ -176,6 +178,16 @@ class Cli:
             text=True,
             timeout=timeout,
         )
+
+    def run_job(self, *args: str, **kwargs: Any) -> RunOutcome:
+        """``run``/``resume``/``retry`` with ``--json -o FILE``: the exit code, the final
+        status object and the results records (by id) from one command."""
+        self._outputs += 1
+        output = self.cwd / f"results-{self._outputs}.jsonl"
+        proc = self(*args, "--json", "-o", str(output), **kwargs)
+        status = json.loads(proc.stdout) if proc.stdout.strip() else {}
+        records = [json.loads(line) for line in read_lines(output)]
+        return RunOutcome(proc, status, {record["id"]: record for record in records})
 
     def ok(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
         """Run and insist on exit code 0."""
@@ -226,6 +238,22 @@ class Cli:
         path = self.cwd / name
         path.write_text("".join(json.dumps(task) + "\n" for task in tasks))
         return path
+
+
+@dataclass
+class RunOutcome:
+    """What one ``run --json -o FILE`` told: exit code, status object, results by task id."""
+
+    proc: subprocess.CompletedProcess[str]
+    status: dict[str, Any]
+    tasks: dict[str, dict[str, Any]]
+
+    @property
+    def code(self) -> int:
+        return self.proc.returncode
+
+    def states(self) -> dict[str, str]:
+        return {task_id: record["status"] for task_id, record in self.tasks.items()}
 
 
 class Background:

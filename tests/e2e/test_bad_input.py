@@ -54,20 +54,6 @@ CASES = [
         [],
     ),
     (
-        "negative_timeout",
-        [GOOD, json.dumps({"id": "b", "command": "true", "timeout": -1})],
-        2,
-        "timeout",
-        [],
-    ),
-    (
-        "depends_on_is_object",
-        [GOOD, json.dumps({"id": "b", "command": "true", "depends_on": {"a": 1}})],
-        2,
-        "depends_on",
-        [],
-    ),
-    (
         "simulate_duration_is_text",
         [GOOD, json.dumps({"id": "b", "kind": "simulate", "duration": "long"})],
         2,
@@ -163,6 +149,8 @@ def test_every_problem_is_reported_with_its_line_and_field(cli: Cli) -> None:
         ({"id": "g", "profile": "nobody", "command": "true"}, "profile"),
         ({"id": "h", "duration": 0, "fail_rate": 2}, "fail_rate"),
         ({"id": "i", "command": "true", "tags": [1]}, "tags"),
+        ({"id": "j", "command": "true", "timeout": -1}, "timeout"),
+        ({"id": "k", "command": "true", "depends_on": {"a": 1}}, "depends_on"),
     ]
     lines = [GOOD] + [json.dumps(task) for task, _ in bad] + ["[1, 2]"]
     (cli.cwd / "tasks.jsonl").write_text("\n".join(lines) + "\n")

@@ -7,13 +7,14 @@ import collections
 
 from .helpers import Cli, describe, read_lines, wait_for
 
-N_TASKS = 48
+N_TASKS = 60
 
 
-def _logging_tasks(n: int) -> list[dict[str, object]]:
+def _logging_tasks(n: int, seconds: float = 0.1) -> list[dict[str, object]]:
     # The log line is written at the end: a task recorded succeeded has logged once.
     return [
-        {"id": f"t{i:02d}", "command": f"sleep 0.1; echo t{i:02d} >> log.txt"} for i in range(n)
+        {"id": f"t{i:02d}", "command": f"sleep {seconds}; echo t{i:02d} >> log.txt"}
+        for i in range(n)
     ]
 
 
@@ -22,21 +23,26 @@ def test_kill_9_mid_run_then_resume_runs_each_unfinished_task(cli: Cli) -> None:
     log = cli.cwd / "log.txt"
     run = cli.start("run", "tasks.jsonl", "-j", "4", "--id", "crash")
     wait_for(lambda: len(read_lines(log)) >= 10, message="10 tasks to log")
+    live = cli.status("crash")
+    assert (live["status"], live["total"]) == ("running", N_TASKS)
+    assert 0 < live["progress"] < 100
 
     run.kill()  # SIGKILL, and reaped
 
     status = cli.status("crash")
     assert status["status"] == "interrupted"
+    assert [job["status"] for job in cli.json("jobs", "--json")] == ["interrupted"]
     succeeded_before = {r["id"] for r in cli.results("crash", "--status", "succeeded")}
     assert 0 < len(succeeded_before) < N_TASKS, "the kill came too late to test anything"
     assert status["succeeded"] == len(succeeded_before)
 
-    proc = cli("resume", "crash")
+    resumed = cli.run_job("resume", "crash")
 
-    assert proc.returncode == 0, describe(proc)
-    final = cli.status("crash")
+    assert resumed.code == 0, describe(resumed.proc)
+    final = resumed.status
     assert (final["status"], final["succeeded"], final["total"]) == ("completed", N_TASKS, N_TASKS)
-    records = cli.results("crash")
+    records = list(resumed.tasks.values())
+    assert [r["id"] for r in records] == [f"t{i:02d}" for i in range(N_TASKS)]
     assert [r["status"] for r in records] == ["succeeded"] * N_TASKS
     # A task running at the crash runs again without spending a retry.
     assert all(r["attempts"] <= 2 for r in records), records
@@ -60,45 +66,61 @@ def test_kill_9_before_any_task_ended_then_resume(cli: Cli) -> None:
     run.kill()
 
     assert cli.status("early")["status"] == "interrupted"
-    proc = cli("resume", "early", "--json")
-    assert proc.returncode == 0, describe(proc)
-    assert cli.status("early")["status"] == "completed"
-    tasks = cli.tasks("early")
-    assert {t: row["status"] for t, row in tasks.items()} == {"a": "succeeded", "b": "succeeded"}
+    resumed = cli.run_job("resume", "early")
+    assert resumed.code == 0, describe(resumed.proc)
+    assert resumed.status["status"] == "completed"
+    assert resumed.states() == {"a": "succeeded", "b": "succeeded"}
     # `a` may have run twice (at-least-once), `b` only after it, once.
     lines = read_lines(cli.cwd / "log.txt")
     assert lines.count("b") == 1 and lines[-1] == "b", lines
 
 
+def test_the_run_cut_by_a_crash_does_not_spend_a_retry(cli: Cli) -> None:
+    # Fails nothing: the first run hangs (and is killed with its runner), the second succeeds.
+    command = (
+        "if [ -e ran.flag ]; then exit 0; fi; touch ran.flag; echo $$ > orphan.pid; exec sleep 30"
+    )
+    cli.write_tasks("tasks.jsonl", [{"id": "once", "command": command, "retries": 0}])
+    run = cli.start("run", "tasks.jsonl", "--id", "noretry")
+    wait_for(lambda: read_lines(cli.cwd / "orphan.pid"), message="the task to start")
+    run.kill()
+
+    proc = cli("resume", "noretry")
+
+    assert proc.returncode == 0, describe(proc)
+    assert cli.tasks("noretry")["once"]["status"] == "succeeded"
+
+
 def test_kill_9_during_resume_too(cli: Cli) -> None:
     n = 40
-    cli.write_tasks("tasks.jsonl", _logging_tasks(n))
+    all_ids = {f"t{i:02d}" for i in range(n)}
+    cli.write_tasks("tasks.jsonl", _logging_tasks(n, 0.15))
     log = cli.cwd / "log.txt"
-    succeeded_before: set[str] = set()
 
     run = cli.start("run", "tasks.jsonl", "-j", "4", "--id", "twice", name="run")
     wait_for(lambda: len(read_lines(log)) >= 8, message="8 tasks to log")
     run.kill()
     assert cli.status("twice")["status"] == "interrupted"
     first = {r["id"] for r in cli.results("twice", "--status", "succeeded")}
-    succeeded_before |= first
+    # A task recorded succeeded has exited: its log lines are all written.
+    seen_first = collections.Counter(read_lines(log))
 
     resume = cli.start("resume", "twice", name="resume")
-    wait_for(
-        lambda: cli.status("twice")["succeeded"] >= len(first) + 8,
-        message="the resume to record 8 more successes",
-    )
+    logged = len(read_lines(log))
+    wait_for(lambda: len(read_lines(log)) >= logged + 12, message="the resume to log 12 more")
     resume.kill()
     assert cli.status("twice")["status"] == "interrupted"
     second = {r["id"] for r in cli.results("twice", "--status", "succeeded")}
-    assert first < second < {f"t{i:02d}" for i in range(n)}
-    succeeded_before |= second
+    seen_second = collections.Counter(read_lines(log))
+    assert first < second < all_ids
 
     proc = cli("resume", "twice")
 
     assert proc.returncode == 0, describe(proc)
     assert cli.status("twice")["succeeded"] == n
-    counts = collections.Counter(read_lines(log))
-    assert set(counts) == {f"t{i:02d}" for i in range(n)}
-    ran_again = sorted(t for t in succeeded_before if counts[t] != 1)
-    assert ran_again == [], f"tasks recorded succeeded before a kill ran again: {ran_again}"
+    final = collections.Counter(read_lines(log))
+    assert set(final) == all_ids
+    for recorded, seen in ((first, seen_first), (second, seen_second)):
+        assert all(seen[t] >= 1 for t in recorded)
+        ran_again = sorted(t for t in recorded if final[t] != seen[t])
+        assert ran_again == [], f"tasks recorded succeeded before a kill ran again: {ran_again}"

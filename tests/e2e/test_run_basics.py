@@ -5,6 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -26,7 +30,7 @@ MIXED_TASKS = [
 ]
 
 
-def test_all_succeed_exit_0_with_summary(cli: Cli) -> None:
+def test_all_succeed_exit_0_summary_and_results_in_input_order(cli: Cli) -> None:
     cli.write_tasks("tasks.jsonl", MIXED_TASKS)
 
     proc = cli("run", "tasks.jsonl", "-j", "8", "--id", "ok1")
@@ -40,12 +44,8 @@ def test_all_succeed_exit_0_with_summary(cli: Cli) -> None:
     assert status["status"] == "completed"
     assert (status["total"], status["succeeded"], status["failed"]) == (4, 4, 0)
 
-
-def test_results_in_input_order_with_kind_results(cli: Cli) -> None:
-    cli.write_tasks("tasks.jsonl", MIXED_TASKS)
-    cli.ok("run", "tasks.jsonl", "-j", "8", "--id", "res", "--quiet")
-
-    records = cli.results("res")
+    # results: one record per task, in input order (not the order they ended in)
+    records = cli.results("ok1")
 
     assert [r["id"] for r in records] == ["sim", "sh", "argv", "inferred"]
     for record in records:
@@ -253,38 +253,134 @@ def test_tasks_json_rows(cli: Cli) -> None:
     assert [row["id"] for row in skipped] == ["c"]
 
 
-def test_jobs_lists_newest_first(cli: Cli) -> None:
+def test_jobs_lists_newest_first_with_unique_default_ids(cli: Cli) -> None:
     cli.write_tasks("tasks.jsonl", [{"id": "a", "duration": 0}])
     cli.ok("run", "tasks.jsonl", "--id", "first", "--quiet")
-    cli.ok("run", "tasks.jsonl", "--id", "second", "--quiet")
+    cli.ok("run", "tasks.jsonl", "--quiet")  # a new unique id
 
     jobs = cli.json("jobs", "--json")
 
-    assert [job["job_id"] for job in jobs] == ["second", "first"]
+    assert len(jobs) == 2
+    assert jobs[1]["job_id"] == "first"
+    assert jobs[0]["job_id"] not in ("", "first")
     assert all(set(job) >= STATUS_KEYS for job in jobs)
     assert [job["status"] for job in jobs] == ["completed", "completed"]
-    assert "second" in cli.ok("jobs").stdout
-
-
-def test_default_job_ids_are_unique(cli: Cli) -> None:
-    cli.write_tasks("tasks.jsonl", [{"duration": 0}])
-    cli.ok("run", "tasks.jsonl", "--quiet")
-    cli.ok("run", "tasks.jsonl", "--quiet")
-
-    ids = [job["job_id"] for job in cli.json("jobs", "--json")]
-
-    assert len(ids) == 2 and len(set(ids)) == 2 and all(ids)
+    limited = cli.json("jobs", "--json", "--status", "completed", "--limit", "1")
+    assert [job["job_id"] for job in limited] == [jobs[0]["job_id"]]
 
 
 @pytest.mark.slow
 def test_plain_progress_line_when_stderr_is_not_a_terminal(cli: Cli) -> None:
-    cli.write_tasks("tasks.jsonl", [{"id": str(i), "duration": 0.5} for i in range(6)])
+    cli.write_tasks("tasks.jsonl", [{"id": str(i), "duration": 0.45} for i in range(5)])
 
+    started = time.monotonic()
     proc = cli("run", "tasks.jsonl", "-j", "1", "--id", "prog")
+    wall_s = time.monotonic() - started
 
     assert proc.returncode == 0, describe(proc)
     progress = [line for line in proc.stderr.splitlines() if "prog" in line]
-    # about 3 s of work: one line every 2 s, no terminal escape codes
-    assert 1 <= len(progress) <= 2, proc.stderr
+    # about 2.3 s of work: a line at most every 2 s, no terminal escape codes
+    assert 1 <= len(progress) <= wall_s / 2, proc.stderr
     assert "\x1b[" not in proc.stderr
-    assert any("/6" in line for line in progress), progress
+    assert "/5" in progress[0], progress
+
+
+PY_MODULE = """\
+import asyncio
+
+
+def double(x):
+    return {"double": 2 * x}
+
+
+async def greet(name, punctuation="!"):
+    await asyncio.sleep(0.01)
+    return f"hello {name}{punctuation}"
+
+
+def explode():
+    raise KeyError("missing-key")
+"""
+
+
+def test_python_tasks_from_the_cli(cli: Cli) -> None:
+    (cli.cwd / "jobfns.py").write_text(PY_MODULE)
+    cli.write_tasks(
+        "tasks.jsonl",
+        [
+            {"id": "sync", "function": "jobfns:double", "args": [21]},
+            {"id": "async", "function": "jobfns:greet", "args": ["you"], "kwargs": {}},
+            {"id": "kw", "kind": "python", "function": "jobfns:greet", "kwargs": {"name": "k"}},
+            {"id": "boom", "function": "jobfns:explode", "retries": 0},
+            {"id": "gone", "function": "jobfns:no_such_function", "retries": 3},
+        ],
+    )
+
+    run = cli.run_job("run", "tasks.jsonl", "--id", "py", env={"PYTHONPATH": str(cli.cwd)})
+
+    assert run.code == 1, describe(run.proc)
+    records = run.tasks
+    assert records["sync"]["result"] == {"double": 42}
+    assert records["async"]["result"] == "hello you!"
+    assert records["kw"]["result"] == "hello k!"
+    assert all(records[t]["kind"] == "python" for t in records)
+    boom = records["boom"]
+    assert boom["status"] == "failed" and boom["result"] is None
+    assert "KeyError" in boom["error"] and "missing-key" in boom["error"]
+    assert "Traceback" in boom["error"] and "explode" in boom["error"]
+    # a function that cannot be found is not worth retrying
+    gone = records["gone"]
+    assert (gone["status"], gone["attempts"]) == ("failed", 1)
+    assert "no_such_function" in gone["error"]
+
+
+@pytest.mark.xfail(
+    reason="BUG: the `taskfleet` console script cannot import a python task's module "
+    "from the current directory ('cannot import module jobfns'), while `python -m "
+    "taskfleet` can; users (as with rq/celery) expect modules next to the task file to load",
+    strict=True,
+)
+def test_console_script_imports_python_tasks_from_the_current_directory(cli: Cli) -> None:
+    (cli.cwd / "jobfns.py").write_text(PY_MODULE)
+    cli.write_tasks("tasks.jsonl", [{"id": "sync", "function": "jobfns:double", "args": [1]}])
+    script = Path(sys.executable).with_name("taskfleet")
+
+    proc = subprocess.run(
+        [str(script), "run", "tasks.jsonl", "--id", "script", "--json"],
+        cwd=cli.cwd,
+        env=cli.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert proc.returncode == 0, cli.results("script")
+    assert cli.results("script")[0]["result"] == {"double": 2}
+
+
+def test_shell_fields_env_cwd_stdin_and_output_tail(cli: Cli) -> None:
+    (cli.cwd / "sub").mkdir()
+    cli.write_tasks(
+        "tasks.jsonl",
+        [
+            {
+                "id": 7,  # numbers are turned into strings
+                "command": 'cat; echo "$GREETING"; pwd',
+                "env": {"GREETING": "hi there"},
+                "stdin": "from stdin\n",
+                "cwd": "sub",
+            },
+            {"id": "big", "command": "head -c 100000 /dev/zero | tr '\\0' a; echo END"},
+        ],
+    )
+
+    run = cli.run_job("run", "tasks.jsonl", "--id", "fields")
+
+    assert run.code == 0, describe(run.proc)
+    small, big = run.tasks.values()
+    assert small["id"] == "7"
+    assert small["result"]["stdout"] == f"from stdin\nhi there\n{cli.cwd / 'sub'}\n"
+    out = big["result"]["stdout"]
+    assert big["result"]["truncated"] is True
+    assert out.endswith("aEND\n")
+    assert 60 * 1024 <= len(out.encode()) <= 64 * 1024

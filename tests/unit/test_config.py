@@ -156,7 +156,7 @@ def test_normalize_db_url_expands_home(monkeypatch: pytest.MonkeyPatch) -> None:
     assert normalize_db_url("~/tf.db", Path("/work")) == "sqlite:////home/me/tf.db"
 
 
-@pytest.mark.parametrize("value", ["", "  ", "mysql://h/db", "sqlite://"])
+@pytest.mark.parametrize("value", ["", "  ", "mysql://h/db", "sqlite://", "~no-such-user-x/a.db"])
 def test_normalize_db_url_rejects(value: str) -> None:
     with pytest.raises(ConfigError):
         normalize_db_url(value, Path("/work"))

@@ -132,6 +132,19 @@ def test_crlf_line_ends_and_a_byte_order_mark_are_accepted(tmp_path: Path) -> No
     assert [t.id for t in parse(path)] == ["a", "3"]
 
 
+def test_json_array_with_byte_order_mark_and_upper_case_extension(tmp_path: Path) -> None:
+    path = tmp_path / "TASKS.JSON"
+    path.write_bytes(b'\xef\xbb\xbf[{"id": "a", "duration": 0}]')
+    assert [t.id for t in parse(path)] == ["a"]
+
+
+def test_json_array_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.json"
+    path.write_bytes(b'[{"id": "\xff", "duration": 0}]')
+    [issue] = issues_of(path)
+    assert (issue.line, issue.message) == (None, "not valid UTF-8: invalid start byte")
+
+
 def test_json_array_reports_the_line_of_each_element(tmp_path: Path) -> None:
     text = json.dumps([{"duration": 1}, {"id": "b", "duration": "x"}, {"id": 3}], indent=2)
     path = write(tmp_path, "tasks.json", text)

@@ -173,6 +173,10 @@ class Runner:
 
     async def _sleep_until_something_happens(self) -> None:
         if self._finished:
+            # Attempts that end without suspending (eager start) would otherwise
+            # keep this loop from ever yielding: the flusher, the heartbeat and
+            # signal handlers must get their turn.
+            await asyncio.sleep(0)
             return
         now = time.time()
         wakeup = next_wakeup(self._waiting, now)

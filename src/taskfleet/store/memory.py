@@ -56,7 +56,6 @@ class _JobTasks:
     by_seq: dict[int, Task] = field(default_factory=dict)
     seq_of: dict[str, int] = field(default_factory=dict)
     unmet: dict[int, int] = field(default_factory=dict)
-    deps: dict[int, list[int]] = field(default_factory=dict)
     dependants: dict[int, list[int]] = field(default_factory=dict)
     attempts: dict[int, dict[int, Attempt]] = field(default_factory=dict)
 
@@ -268,11 +267,8 @@ class MemoryStore:
             task.status, task.failures, task.error, task.result = TaskStatus.QUEUED, 0, None, None
             task.not_before = task.lease_owner = task.finished_at = task.duration_s = None
         for task in selected:
-            unmet = sum(
-                1
-                for dep in job_tasks.deps.get(task.seq, ())
-                if job_tasks.by_seq[dep].status is not TaskStatus.SUCCEEDED
-            )
+            deps = [job_tasks.by_seq[job_tasks.seq_of[dep]] for dep in set(task.depends_on)]
+            unmet = sum(1 for dep in deps if dep.status is not TaskStatus.SUCCEEDED)
             job_tasks.unmet[task.seq] = unmet
             task.status = TaskStatus.PENDING if unmet else TaskStatus.QUEUED
         return len(selected)
@@ -368,9 +364,7 @@ def _link_dependencies(job_id: str, job_tasks: _JobTasks, edges: list[tuple[int,
         issues = [TaskfileIssue(source, None, "depends_on", text) for text in messages]
         raise TaskfileError(issues[:20])
     for seq, dep in edges:
-        dep_seq = job_tasks.seq_of[dep]
-        job_tasks.deps.setdefault(seq, []).append(dep_seq)
-        job_tasks.dependants.setdefault(dep_seq, []).append(seq)
+        job_tasks.dependants.setdefault(job_tasks.seq_of[dep], []).append(seq)
 
 
 def _copy(task: Task) -> Task:

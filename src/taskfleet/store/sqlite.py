@@ -27,7 +27,7 @@ from taskfleet.model import (
     TaskStatus,
     TaskUpdate,
 )
-from taskfleet.store import sqlite_tasks
+from taskfleet.store import sqlite_record, sqlite_tasks
 from taskfleet.store.sqlite_schema import (
     JOB_COLUMNS,
     TASK_COLUMNS,
@@ -41,7 +41,9 @@ from taskfleet.store.sqlite_schema import (
 
 __all__ = ["SqliteStore"]
 
-_INSERT_JOB = f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({', '.join('?' * 17)})"
+_INSERT_JOB = (
+    f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({', '.join('?' * len(JOB_COLUMNS.split(',')))})"
+)
 _ACQUIRE_JOB = """
 UPDATE jobs SET status = 'running', runner_id = :runner_id, runner_host = :host,
     runner_pid = :pid, runner_started_at = :started_at, heartbeat_at = :heartbeat_at,
@@ -274,7 +276,7 @@ class SqliteStore:
         if not updates:
             return []
         with self._transaction() as conn:
-            return sqlite_tasks.record_updates(conn, job_id, updates)
+            return sqlite_record.record_updates(conn, job_id, updates)
 
     async def cancel_open_tasks(self, job_id: str, now: float) -> int:
         """Cancel every ``pending`` or ``queued`` task; return how many."""

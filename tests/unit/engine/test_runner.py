@@ -313,3 +313,30 @@ async def test_many_tasks_stream_through_small_windows(store: Any) -> None:
     assert len(kind.calls) == 2000
     counts = await store.count_tasks("j1")
     assert counts.succeeded == 2000
+
+
+async def test_instant_attempts_do_not_starve_the_loop(store: Any) -> None:
+    """Attempts that end without suspending must still let stops, flushes and heartbeats run."""
+
+    class InstantKind(ScriptedKind):
+        async def run(self, spec: Mapping[str, Any], ctx: RunContext) -> Outcome:
+            self.calls.append((ctx.task_id, ctx.attempt))
+            return Outcome.success(None)
+
+    total = 20_000
+    await make_job(store, [spec(f"t{i}", i) for i in range(1, total + 1)], concurrency=8)
+    kind = InstantKind()
+    runner = runner_for(store, kind)
+
+    async def stop_soon() -> None:
+        while len(kind.calls) < 100:
+            await asyncio.sleep(0)
+        runner.request_stop()
+
+    stopper = asyncio.create_task(stop_soon())
+    job = await runner.run(QUEUED)
+    await stopper
+    assert job.status is JobStatus.INTERRUPTED
+    assert len(kind.calls) < total
+    counts = await store.count_tasks("j1")
+    assert counts.succeeded == len(kind.calls)

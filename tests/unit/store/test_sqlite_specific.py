@@ -17,8 +17,8 @@ from taskfleet.store import open_store
 from taskfleet.store.base import Store
 from taskfleet.store.memory import MemoryStore
 from taskfleet.store.sqlite import _CLAIM_WINDOW, SqliteStore
+from taskfleet.store.sqlite_record import _SKIP_DEPENDANTS
 from taskfleet.store.sqlite_schema import SCHEMA_VERSION
-from taskfleet.store.sqlite_tasks import _SKIP_DEPENDANTS
 
 from .conftest import finish, job, runner, start, task, tasks
 

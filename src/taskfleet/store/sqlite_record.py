@@ -1,0 +1,302 @@
+"""Group commits for the SQLite store: ``record`` and dependency propagation.
+
+The hot path of a run: every attempt start and end of every task passes
+here, in batches of hundreds to thousands. So each batch is written with
+one ``executemany`` per statement, a fast task's start and end become one
+row write, and dependency tables are touched only for tasks with dependants.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from taskfleet.model import (
+    FINAL_TASK_STATES,
+    AttemptFinished,
+    AttemptStarted,
+    TaskStatus,
+    TaskUpdate,
+)
+from taskfleet.store.sqlite_schema import encode_json
+
+# Enum .value is a property lookup; this is on the per-update hot path.
+_STATUS_VALUES = {status: status.value for status in TaskStatus}
+_FINAL_SQL = ", ".join(f"'{status.value}'" for status in sorted(FINAL_TASK_STATES))
+
+_START_TASK = """
+UPDATE tasks SET status = 'running', attempts = ?, started_at = ?, finished_at = NULL
+WHERE job_id = ? AND seq = ?
+"""
+_RECORD_ATTEMPT = """
+INSERT OR REPLACE INTO attempts
+    (job_id, seq, number, runner_id, started_at, finished_at, outcome, error)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+"""
+_CLOSE_ATTEMPT = """
+UPDATE attempts SET finished_at = ?, outcome = ?, error = ?
+WHERE job_id = ? AND seq = ? AND number = ?
+"""
+# Only when a finish arrives without its start: the lease holder is the best
+# guess at the runner, and the duration gives the start time.
+_CLOSE_UNSTARTED_ATTEMPT = """
+INSERT INTO attempts (job_id, seq, number, runner_id, started_at, finished_at, outcome, error)
+SELECT job_id, seq, ?, COALESCE(lease_owner, ''), ?, ?, ?, ?
+FROM tasks WHERE job_id = ? AND seq = ?
+ON CONFLICT (job_id, seq, number) DO NOTHING
+"""
+_FINISH_SET = """
+status = ?, result = ?, error = ?, finished_at = ?, duration_s = ?,
+    failures = ?, not_before = ?, lease_owner = CASE WHEN ? THEN NULL ELSE lease_owner END
+WHERE job_id = ? AND seq = ?
+"""
+_FINISH_TASK = f"UPDATE tasks SET {_FINISH_SET}"
+# A start and its finish in one write.
+_RUN_TASK = f"UPDATE tasks SET attempts = ?, started_at = ?, {_FINISH_SET}"
+_ENDED_WITH_DEPENDANTS = """
+SELECT seq, task_id FROM tasks
+WHERE job_id = ? AND has_dependants = 1 AND seq IN (SELECT value FROM json_each(?))
+"""
+# SET reads the old row, so `unmet_deps = 1` means "this success was the last one missing".
+_SATISFY_DEPENDANTS = """
+UPDATE tasks SET unmet_deps = MAX(unmet_deps - 1, 0),
+    status = CASE WHEN status = 'pending' AND unmet_deps = 1 THEN 'queued' ELSE status END
+WHERE job_id = :job_id
+  AND seq IN (SELECT seq FROM task_deps WHERE job_id = :job_id AND dep_seq = :dep_seq)
+"""
+# Joined FROM the CTE, not `seq IN (...)`: without statistics SQLite would
+# rather scan all of the job's tasks than trust a recursive CTE to be small.
+_SKIP_DEPENDANTS = f"""
+WITH RECURSIVE dependants (seq) AS (
+    SELECT seq FROM task_deps WHERE job_id = :job_id AND dep_seq = :dep_seq
+    UNION
+    SELECT d.seq FROM task_deps AS d JOIN dependants AS p ON d.dep_seq = p.seq
+    WHERE d.job_id = :job_id
+)
+UPDATE tasks SET status = 'skipped', error = :error, finished_at = :now, lease_owner = NULL
+FROM dependants AS p
+WHERE tasks.job_id = :job_id AND tasks.seq = p.seq AND tasks.status NOT IN ({_FINAL_SQL})
+RETURNING tasks.seq, tasks.task_id
+"""
+
+
+class _Step(NamedTuple):
+    """One write to one task: a start, a finish, or both (an attempt that ran within the batch)."""
+
+    started: AttemptStarted | None
+    finished: AttemptFinished | None
+    position: int  # of the last update merged in, to keep propagation in batch order
+
+
+@dataclass(slots=True)
+class _Round:
+    starts: list[AttemptStarted] = field(default_factory=list)
+    finishes: list[AttemptFinished] = field(default_factory=list)
+    runs: list[tuple[AttemptStarted, AttemptFinished]] = field(default_factory=list)
+    ended: list[tuple[int, AttemptFinished]] = field(default_factory=list)
+
+    def add(self, step: _Step) -> None:
+        started, finished, position = step
+        if finished is None:
+            if started is not None:
+                self.starts.append(started)
+            return
+        if started is None:
+            self.finishes.append(finished)
+        else:
+            self.runs.append((started, finished))
+        if finished.status in FINAL_TASK_STATES:
+            self.ended.append((position, finished))
+
+
+def plan_rounds(updates: Sequence[TaskUpdate]) -> list[_Round]:
+    """Split a batch into rounds in which each task is written at most once.
+
+    Only the order of one task's updates matters (a start before its finish),
+    so round n holds every task's n-th step and each round is written with
+    one ``executemany`` per statement. A start directly followed by its
+    finish (a fast task) merges into one step: one row write instead of two.
+    """
+    steps: dict[int, list[_Step]] = {}
+    for position, update in enumerate(updates):
+        task_steps = steps.setdefault(update.seq, [])
+        last = task_steps[-1] if task_steps else None
+        if isinstance(update, AttemptStarted):
+            task_steps.append(_Step(update, None, position))
+        elif (
+            last is not None
+            and last.finished is None
+            and last.started is not None
+            and last.started.attempt == update.attempt
+        ):
+            task_steps[-1] = _Step(last.started, update, position)
+        else:
+            task_steps.append(_Step(None, update, position))
+    rounds: list[_Round] = []
+    for task_steps in steps.values():
+        for index, step in enumerate(task_steps):
+            if index == len(rounds):
+                rounds.append(_Round())
+            rounds[index].add(step)
+    return rounds
+
+
+def record_updates(
+    conn: sqlite3.Connection, job_id: str, updates: Sequence[TaskUpdate]
+) -> list[str]:
+    """Apply a batch of updates; return the ids of tasks skipped by propagation."""
+    has_dependencies = (
+        conn.execute("SELECT 1 FROM task_deps WHERE job_id = ? LIMIT 1", (job_id,)).fetchone()
+        is not None
+    )
+    if not has_dependencies:
+        _write_rounds(conn, job_id, plan_rounds(updates))
+        return []
+    skipped: list[str] = []
+    for segment in _segments(conn, job_id, updates):
+        rounds = plan_rounds(segment)
+        _write_rounds(conn, job_id, rounds)
+        ended = sorted((item for round_ in rounds for item in round_.ended), key=lambda i: i[0])
+        if ended:
+            skipped += _propagate(conn, job_id, [finished for _, finished in ended])
+    return skipped
+
+
+def _segments(
+    conn: sqlite3.Connection, job_id: str, updates: Sequence[TaskUpdate]
+) -> list[Sequence[TaskUpdate]]:
+    """Cut the batch after each failure that skips dependants.
+
+    Rounds reorder updates of different tasks, which is safe except across
+    a skip cascade: a dependant updated later in the batch must see the skip
+    first, as if applied one by one. Successes commute with the rest: only
+    tasks with no unmet dependencies are leased, so none are started early.
+    """
+    failing = [
+        (position, update.seq)
+        for position, update in enumerate(updates)
+        if isinstance(update, AttemptFinished)
+        and update.status in FINAL_TASK_STATES
+        and update.status is not TaskStatus.SUCCEEDED
+    ]
+    if not failing:
+        return [updates]
+    params = (job_id, encode_json([seq for _, seq in failing]))
+    with_dependants = {row[0] for row in conn.execute(_ENDED_WITH_DEPENDANTS, params)}
+    cuts = [position + 1 for position, seq in failing if seq in with_dependants]
+    bounds = [0, *cuts, len(updates)]
+    return [updates[lo:hi] for lo, hi in itertools.pairwise(bounds) if lo < hi]
+
+
+def _write_rounds(conn: sqlite3.Connection, job_id: str, rounds: list[_Round]) -> None:
+    for round_ in rounds:
+        _record_starts(conn, job_id, round_.starts)
+        _record_finishes(conn, job_id, round_.finishes)
+        _record_runs(conn, job_id, round_.runs)
+
+
+def _record_starts(conn: sqlite3.Connection, job_id: str, starts: list[AttemptStarted]) -> None:
+    if not starts:
+        return
+    conn.executemany(_START_TASK, [(s.attempt, s.started_at, job_id, s.seq) for s in starts])
+    conn.executemany(
+        _RECORD_ATTEMPT,
+        [(job_id, s.seq, s.attempt, s.runner_id, s.started_at, None, None, None) for s in starts],
+    )
+
+
+def _record_runs(
+    conn: sqlite3.Connection, job_id: str, runs: list[tuple[AttemptStarted, AttemptFinished]]
+) -> None:
+    if not runs:
+        return
+    conn.executemany(
+        _RUN_TASK, [(s.attempt, s.started_at, *_finish_row(job_id, f)) for s, f in runs]
+    )
+    conn.executemany(
+        _RECORD_ATTEMPT,
+        [
+            (
+                job_id,
+                f.seq,
+                f.attempt,
+                s.runner_id,
+                s.started_at,
+                f.finished_at,
+                f.attempt_outcome,
+                f.error,
+            )
+            for s, f in runs
+        ],
+    )
+
+
+def _record_finishes(
+    conn: sqlite3.Connection, job_id: str, finishes: list[AttemptFinished]
+) -> None:
+    if not finishes:
+        return
+    closed = conn.executemany(
+        _CLOSE_ATTEMPT,
+        [(f.finished_at, f.attempt_outcome, f.error, job_id, f.seq, f.attempt) for f in finishes],
+    ).rowcount
+    if closed < len(finishes):
+        conn.executemany(
+            _CLOSE_UNSTARTED_ATTEMPT,
+            [
+                (
+                    f.attempt,
+                    f.finished_at - f.duration_s,
+                    f.finished_at,
+                    f.attempt_outcome,
+                    f.error,
+                    job_id,
+                    f.seq,
+                )
+                for f in finishes
+            ],
+        )
+    conn.executemany(_FINISH_TASK, [_finish_row(job_id, f) for f in finishes])
+
+
+def _finish_row(job_id: str, finished: AttemptFinished) -> tuple[Any, ...]:
+    # A pending task waits for its retry under the same runner: it keeps the lease.
+    releases = finished.status in FINAL_TASK_STATES or finished.status is TaskStatus.QUEUED
+    return (
+        _STATUS_VALUES[finished.status],
+        None if finished.result is None else encode_json(finished.result),
+        finished.error,
+        finished.finished_at,
+        finished.duration_s,
+        finished.failures,
+        finished.not_before,
+        releases,
+        job_id,
+        finished.seq,
+    )
+
+
+def _propagate(conn: sqlite3.Connection, job_id: str, ended: list[AttemptFinished]) -> list[str]:
+    rows = conn.execute(
+        _ENDED_WITH_DEPENDANTS, (job_id, encode_json([f.seq for f in ended]))
+    ).fetchall()
+    task_ids: dict[int, str] = dict(rows)
+    skipped: list[str] = []
+    for finished in ended:
+        if finished.seq not in task_ids:
+            continue
+        if finished.status is TaskStatus.SUCCEEDED:
+            conn.execute(_SATISFY_DEPENDANTS, {"job_id": job_id, "dep_seq": finished.seq})
+            continue
+        params = {
+            "job_id": job_id,
+            "dep_seq": finished.seq,
+            "error": f"dependency '{task_ids[finished.seq]}' ended {finished.status.value}",
+            "now": finished.finished_at,
+        }
+        rows = conn.execute(_SKIP_DEPENDANTS, params).fetchall()
+        skipped += [task_id for _, task_id in sorted(rows)]
+    return skipped
