@@ -239,6 +239,21 @@ def run(
     return result
 
 
+def _code_fingerprint(fn: Callable[..., Any]) -> str:
+    """What tells two functions apart that share a name (two lambdas, say).
+
+    Stable across processes for the same source, so a call after a crash finds
+    the job of the call that crashed.
+    """
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return ""
+    digest = hashlib.sha256(code.co_code)
+    digest.update(repr(code.co_consts).encode())
+    digest.update(f"{code.co_filename}:{code.co_firstlineno}".encode())
+    return digest.hexdigest()[:16]
+
+
 def map(
     fn: Callable[..., Any],
     items: Iterable[Any],
@@ -256,7 +271,7 @@ def map(
     materialised = list(items)
     function_key = f"{fn.__module__}:{fn.__qualname__}"
     try:
-        payload = json.dumps([function_key, materialised], sort_keys=True)
+        payload = json.dumps([function_key, _code_fingerprint(fn), materialised], sort_keys=True)
     except TypeError as exc:
         raise UsageError(f"map items must be JSON-serialisable to be stored: {exc}") from exc
     job_id = "map-" + hashlib.sha256(payload.encode()).hexdigest()[:16]

@@ -334,12 +334,6 @@ def test_python_tasks_from_the_cli(cli: Cli) -> None:
     assert "no_such_function" in gone["error"]
 
 
-@pytest.mark.xfail(
-    reason="BUG: the `taskfleet` console script cannot import a python task's module "
-    "from the current directory ('cannot import module jobfns'), while `python -m "
-    "taskfleet` can; users (as with rq/celery) expect modules next to the task file to load",
-    strict=True,
-)
 def test_console_script_imports_python_tasks_from_the_current_directory(cli: Cli) -> None:
     (cli.cwd / "jobfns.py").write_text(PY_MODULE)
     cli.write_tasks("tasks.jsonl", [{"id": "sync", "function": "jobfns:double", "args": [1]}])

@@ -178,12 +178,6 @@ def test_map_called_again_returns_stored_results_without_rerunning(tmp_path: Pat
     assert sorted(calls) == [1, 2, 3]
 
 
-@pytest.mark.xfail(
-    reason="BUG: map's stored job is keyed by fn.__module__:fn.__qualname__, so two "
-    "different lambdas (both '<lambda>') on the same items and db share one job: the "
-    "second call returns the first lambda's results",
-    strict=True,
-)
 def test_map_two_different_lambdas_on_one_db(tmp_path: Path) -> None:
     db = tmp_path / "lambdas.db"
     items = [1, 2, 3]

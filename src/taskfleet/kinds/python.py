@@ -16,6 +16,8 @@ import concurrent.futures
 import contextlib
 import contextvars
 import importlib
+import os
+import sys
 import inspect
 import json
 import multiprocessing
@@ -83,7 +85,7 @@ class PythonKind:
         try:
             function = ctx.callables.get(reference)
             if function is None:
-                function = _import_callable(reference)
+                function = _import_callable(reference, ctx.cwd)
             if spec.get("executor") == "process":
                 _check_picklable(function)
         except _CallableNotFound as exc:
@@ -186,8 +188,13 @@ def _call_with_kwargs(function: Callable[..., Any], args: list[Any], kwargs: dic
     return function(*args, **kwargs)
 
 
-def _import_callable(reference: str) -> Callable[..., Any]:
+def _import_callable(reference: str, cwd: str | None = None) -> Callable[..., Any]:
     module_name, _, attribute_path = reference.partition(":")
+    # Modules next to the task file import, as with `python -m`, rq or celery:
+    # the job's directory is searched, whoever started the runner and wherever.
+    search_dir = os.path.abspath(cwd or os.getcwd())
+    if search_dir not in sys.path:
+        sys.path.append(search_dir)
     try:
         target: Any = importlib.import_module(module_name)
     except Exception as exc:  # an import runs arbitrary module code
