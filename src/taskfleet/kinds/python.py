@@ -16,13 +16,13 @@ import concurrent.futures
 import contextlib
 import contextvars
 import importlib
-import os
-import sys
 import inspect
 import json
 import multiprocessing
+import os
 import pickle
 import re
+import sys
 import threading
 import traceback
 from collections.abc import Callable, Mapping
