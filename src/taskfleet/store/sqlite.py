@@ -269,7 +269,10 @@ class SqliteStore:
         with self._transaction() as conn:
             rows = conn.execute(_CLAIM_WINDOW, params).fetchall()
         # RETURNING comes back in no promised order.
-        return sorted((task_from_row(row) for row in rows), key=lambda t: (-t.priority, t.seq))
+        spec_cache: dict[str, Any] = {}
+        tasks = [task_from_row(row, spec_cache) for row in rows]
+        tasks.sort(key=lambda t: (-t.priority, t.seq))
+        return tasks
 
     async def record(self, job_id: str, updates: Sequence[TaskUpdate]) -> list[str]:
         """Apply attempt starts and ends in one transaction; return newly skipped ids."""

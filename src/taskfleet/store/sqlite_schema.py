@@ -182,33 +182,49 @@ def task_insert_row(job_id: str, spec: TaskSpec, depends_on: Sequence[str]) -> t
     )
 
 
-def task_from_row(row: Sequence[Any]) -> Task:
-    """A Task from a row of TASK_COLUMNS."""
+_TASK_STATUS = {status.value: status for status in TaskStatus}
+
+
+def task_from_row(row: Sequence[Any], spec_cache: dict[str, Any] | None = None) -> Task:
+    """A Task from a row of TASK_COLUMNS.
+
+    ``spec_cache`` shares one decoded spec among rows with the same spec text
+    (a claim of thousands of alike tasks); specs are read-only to the engine.
+    """
+    spec_text = row[5]
+    if spec_cache is None:
+        spec = json.loads(spec_text)
+    else:
+        spec = spec_cache.get(spec_text)
+        if spec is None:
+            spec = spec_cache[spec_text] = json.loads(spec_text)
+    result = row[17]
+    # Positional: this runs for every claimed task.
     return Task(
-        job_id=row[0],
-        seq=row[1],
-        id=row[2],
-        kind=row[3],
-        status=TaskStatus(row[4]),
-        spec=json.loads(row[5]),
-        priority=row[6],
-        retries=row[7],
-        timeout_s=row[8],
-        depends_on=_decode_strings(row[9]),
-        scope=_decode_strings(row[10]),
-        resources=_decode_strings(row[11]),
-        profile=row[12],
-        description=row[13],
-        tags=_decode_strings(row[14]),
-        attempts=row[15],
-        failures=row[16],
-        result=None if row[17] is None else json.loads(row[17]),
-        error=row[18],
-        started_at=row[19],
-        finished_at=row[20],
-        duration_s=row[21],
-        not_before=row[22],
-        lease_owner=row[23],
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        _TASK_STATUS[row[4]],
+        spec,
+        row[6],
+        row[7],
+        row[8],
+        _decode_strings(row[9]),
+        _decode_strings(row[10]),
+        _decode_strings(row[11]),
+        row[12],
+        row[13],
+        _decode_strings(row[14]),
+        row[15],
+        row[16],
+        None if result is None else json.loads(result),
+        row[18],
+        row[19],
+        row[20],
+        row[21],
+        row[22],
+        row[23],
     )
 
 
