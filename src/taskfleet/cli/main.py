@@ -33,9 +33,17 @@ class CliState:
 
     def settings(self, **flags: Any) -> Settings:
         """Settings from flags > environment > taskfleet.toml > defaults."""
+        import logging
+
         from taskfleet.config import load_settings
 
-        return load_settings(Path.cwd(), os.environ, {"db": self.db_flag, **flags})
+        settings = load_settings(Path.cwd(), os.environ, {"db": self.db_flag, **flags})
+        logging.basicConfig(
+            level=settings.log_level.upper(),
+            stream=sys.stderr,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        return settings
 
     def run(self, body: Callable[[Store], Awaitable[T]], settings: Settings | None = None) -> T:
         """Open the store, run ``body`` in an event loop, close the store."""

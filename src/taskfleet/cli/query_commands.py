@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -180,44 +178,20 @@ def results(
     state: CliState, /, job_id: str, fmt: str, status: tuple[str, ...], output: str | None
 ) -> None:
     """Results, one record per task, in input order."""
-    from taskfleet.results import result_record
+    from taskfleet import service
+    from taskfleet.results import write_results
 
-    records = state.run(
-        lambda store: _collect(store, job_id, _task_statuses(status), result_record)
-    )
-    if output:
-        with open(output, "w", encoding="utf-8", newline="") as out:
-            _write_records(records, fmt, out)
-    else:
-        _write_records(records, fmt, sys.stdout)
+    statuses = _task_statuses(status)
 
+    async def body(store: Store) -> None:
+        tasks = service.iter_tasks(store, job_id, statuses)
+        if output:
+            with open(output, "w", encoding="utf-8", newline="") as out:
+                await write_results(tasks, fmt, out)
+        else:
+            await write_results(tasks, fmt, sys.stdout)
 
-RESULT_COLUMNS = [
-    "id",
-    "kind",
-    "status",
-    "attempts",
-    "result",
-    "error",
-    "started_at",
-    "finished_at",
-    "duration",
-]
-
-
-def _write_records(records: list[dict[str, Any]], fmt: str, out: TextIO) -> None:
-    if fmt == "json":
-        out.write(json.dumps(records, indent=2) + "\n")
-    elif fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=RESULT_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for record in records:
-            writer.writerow({**record, "result": json.dumps(record["result"])})
-        out.write(buffer.getvalue())
-    else:
-        for record in records:
-            out.write(json.dumps(record) + "\n")
+    state.run(body)
 
 
 @click.command()

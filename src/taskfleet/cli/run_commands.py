@@ -241,11 +241,10 @@ async def _run_and_report(
 
 async def _write_results_file(store: Store, job_id: str, path: str) -> None:
     from taskfleet import service
-    from taskfleet.results import result_record
+    from taskfleet.results import write_results
 
     with open(path, "w", encoding="utf-8") as out:
-        async for task in service.iter_tasks(store, job_id):
-            out.write(json.dumps(result_record(task)) + "\n")
+        await write_results(service.iter_tasks(store, job_id), "jsonl", out)
 
 
 def _install_signal_handlers(runner: Runner, quiet: bool) -> None:

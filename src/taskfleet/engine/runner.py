@@ -11,6 +11,7 @@ import asyncio
 import bisect
 import contextlib
 import enum
+import logging
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from taskfleet.store.base import Store
 # must not hold a task forever.
 MAX_RATE_LIMIT_WAITS = 50
 IDLE_POLL_S = 0.2
+log = logging.getLogger(__name__)
 
 
 class StopReason(enum.StrEnum):
@@ -121,6 +123,7 @@ class Runner:
         """Acquire the job, run it until it ends or is stopped, release it."""
         job = await self.store.acquire_job(self.job_id, self.info, from_statuses)
         self.job = job
+        log.info("runner %s acquired job %s", self.info.runner_id, self.job_id)
         self._slots = SlotPool.for_job(job.options)
         self._concurrency = max(1, job.options.concurrency)
         if self._concurrency_cap is not None:
@@ -422,4 +425,5 @@ class Runner:
             clean = counts.failed + counts.skipped + counts.cancelled == 0 and error is None
             status = JobStatus.COMPLETED if clean else JobStatus.FAILED
         await self.store.release_job(self.job_id, self.info.runner_id, status, now, error=error)
+        log.info("runner %s released job %s as %s", self.info.runner_id, self.job_id, status.value)
         return await self.store.get_job(self.job_id)
