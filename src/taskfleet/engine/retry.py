@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import random
+from typing import NamedTuple
 
 from taskfleet.errors import FatalError, RateLimited, TaskError
-from taskfleet.model import ErrorClass, Outcome
+from taskfleet.model import ErrorClass, Outcome, TaskStatus
 
 MAX_BACKOFF_S = 60.0
 
@@ -33,3 +34,49 @@ def outcome_from_error(exc: TaskError) -> Outcome:
         )
     error_class = ErrorClass.FATAL if isinstance(exc, FatalError) else ErrorClass.RETRYABLE
     return Outcome.failure(str(exc), result=exc.result, error_class=error_class)
+
+
+# Rate-limit waits do not spend retries, but an endpoint that never recovers
+# must not hold a task forever.
+MAX_RATE_LIMIT_WAITS = 50
+
+
+class NextState(NamedTuple):
+    """A task's state after a failed or successful attempt."""
+
+    status: TaskStatus  # succeeded, pending (retry at not_before) or failed
+    attempt_outcome: str
+    not_before: float | None
+    failures: int
+    rate_waits: int
+
+
+def after_attempt(
+    outcome: Outcome,
+    *,
+    failures: int,
+    rate_waits: int,
+    retries: int,
+    retry_delay_s: float,
+    now: float,
+    rng: random.Random | None = None,
+) -> NextState:
+    """Decide what follows an attempt: done, a retry (and when), or failed for good.
+
+    A rate-limit wait (``ErrorClass.WAIT``) does not spend a retry, up to
+    MAX_RATE_LIMIT_WAITS; a ``Retry-After`` wins over the computed backoff.
+    """
+    if outcome.ok:
+        return NextState(TaskStatus.SUCCEEDED, "succeeded", None, failures, rate_waits)
+    if outcome.error_class is ErrorClass.WAIT and rate_waits < MAX_RATE_LIMIT_WAITS:
+        delay = outcome.retry_after_s
+        if delay is None:
+            delay = backoff_delay_s(rate_waits + 1, retry_delay_s, rng=rng)
+        return NextState(TaskStatus.PENDING, "failed", now + delay, failures, rate_waits + 1)
+    failures += 1
+    if outcome.error_class is not ErrorClass.FATAL and failures <= retries:
+        delay = outcome.retry_after_s
+        if delay is None:
+            delay = backoff_delay_s(failures, retry_delay_s, rng=rng)
+        return NextState(TaskStatus.PENDING, "failed", now + delay, failures, rate_waits)
+    return NextState(TaskStatus.FAILED, "failed", None, failures, rate_waits)

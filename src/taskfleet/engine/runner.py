@@ -23,7 +23,7 @@ from taskfleet.engine.buffer import WriteBehind
 from taskfleet.engine.limits import SlotPool, slot_keys_for
 from taskfleet.engine.liveness import new_runner
 from taskfleet.engine.progress import EventListener, ProgressTracker, TaskEvent
-from taskfleet.engine.retry import backoff_delay_s
+from taskfleet.engine.retry import after_attempt
 from taskfleet.engine.scheduler import Candidate, next_wakeup, pick_startable, sort_key
 from taskfleet.engine.validation import run_validation_rounds
 from taskfleet.errors import LeaseLost
@@ -32,7 +32,6 @@ from taskfleet.kinds.base import Kind, RunContext
 from taskfleet.model import (
     AttemptFinished,
     AttemptStarted,
-    ErrorClass,
     FailFast,
     Job,
     JobStatus,
@@ -42,9 +41,6 @@ from taskfleet.model import (
 )
 from taskfleet.store.base import Store
 
-# Rate-limit waits do not spend retries, but an endpoint that never recovers
-# must not hold a task forever.
-MAX_RATE_LIMIT_WAITS = 50
 IDLE_POLL_S = 0.2
 log = logging.getLogger(__name__)
 
@@ -332,27 +328,20 @@ class Runner:
         if outcome is None:
             status = running.cancel_as or TaskStatus.CANCELLED
             return status, "interrupted" if status is TaskStatus.QUEUED else "cancelled", None
-        if outcome.ok:
-            return TaskStatus.SUCCEEDED, "succeeded", None
         assert self.job is not None
         options = self.job.options
-        retries = task.retries if task.retries is not None else options.retries
-        if outcome.error_class is ErrorClass.WAIT and self._stop is None:
-            waits = self._rate_waits.get(task.seq, 0) + 1
-            self._rate_waits[task.seq] = waits
-            if waits <= MAX_RATE_LIMIT_WAITS:
-                delay = outcome.retry_after_s
-                if delay is None:
-                    delay = backoff_delay_s(waits, options.retry_delay_s)
-                return TaskStatus.PENDING, "failed", now + delay
-        task.failures += 1
-        retry_left = outcome.error_class is not ErrorClass.FATAL and task.failures <= retries
-        if retry_left and self._stop is None:
-            delay = outcome.retry_after_s
-            if delay is None:
-                delay = backoff_delay_s(task.failures, options.retry_delay_s)
-            return TaskStatus.PENDING, "failed", now + delay
-        return TaskStatus.FAILED, "failed", None
+        # A retry due while the runner stops stays pending: resume runs it.
+        decision = after_attempt(
+            outcome,
+            failures=task.failures,
+            rate_waits=self._rate_waits.get(task.seq, 0),
+            retries=task.retries if task.retries is not None else options.retries,
+            retry_delay_s=options.retry_delay_s,
+            now=now,
+        )
+        task.failures = decision.failures
+        self._rate_waits[task.seq] = decision.rate_waits
+        return decision.status, decision.attempt_outcome, decision.not_before
 
     def _on_final_failure(self) -> None:
         assert self.job is not None

@@ -340,3 +340,28 @@ async def test_instant_attempts_do_not_starve_the_loop(store: Any) -> None:
     assert len(kind.calls) < total
     counts = await store.count_tasks("j1")
     assert counts.succeeded == len(kind.calls)
+
+
+async def test_a_retry_due_during_a_stop_is_kept_for_resume(store: Any) -> None:
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def behave(spec: Mapping[str, Any], ctx: RunContext) -> Outcome:
+        if ctx.attempt == 1:
+            started.set()
+            await release.wait()
+            return Outcome.failure("flaky")
+        return Outcome.success("second time")
+
+    await make_job(store, [spec("a", 1, retries=2)], concurrency=1)
+    runner = runner_for(store, ScriptedKind(behave))
+    run = asyncio.create_task(runner.run(QUEUED))
+    await started.wait()
+    runner.request_stop()
+    release.set()
+    job = await run
+    assert job.status is JobStatus.INTERRUPTED
+    task = await store.get_task("j1", "a")
+    assert (task.status, task.failures) == (TaskStatus.PENDING, 1)
+    job = await runner_for(store, ScriptedKind(behave)).run({JobStatus.INTERRUPTED})
+    assert job.status is JobStatus.COMPLETED
