@@ -56,12 +56,13 @@ CREATE TABLE tasks (
 
 CREATE UNIQUE INDEX tasks_by_seq ON tasks (job_id, seq);
 CREATE UNIQUE INDEX tasks_by_task_id ON tasks (job_id, task_id);
-CREATE INDEX tasks_by_status ON tasks (job_id, status, seq);
+-- No index on status or lease: each costs an index write on every state
+-- change of every task, and the queries that would use them (counts, filters,
+-- releasing a runner's leases) run rarely and scan one job's rows in seq order.
 -- Partial: only startable tasks are in it, so claiming stays O(limit) however
 -- many tasks have already ended. claim_window repeats this WHERE verbatim.
 CREATE INDEX tasks_claimable ON tasks (job_id, priority DESC, seq)
     WHERE lease_owner IS NULL AND unmet_deps = 0 AND status IN ('queued', 'pending');
-CREATE INDEX tasks_by_lease ON tasks (job_id, lease_owner) WHERE lease_owner IS NOT NULL;
 
 -- seq depends on dep_seq.
 CREATE TABLE task_deps (
