@@ -8,9 +8,8 @@ import types
 from collections.abc import Coroutine, Generator, Mapping
 from typing import Any
 
-from taskfleet.engine.retry import outcome_from_error
 from taskfleet.errors import TaskError
-from taskfleet.kinds.base import Kind, RunContext
+from taskfleet.kinds.base import Kind, RunContext, outcome_from_error
 from taskfleet.model import ErrorClass, Outcome
 
 

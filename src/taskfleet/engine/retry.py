@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from typing import NamedTuple
 
-from taskfleet.errors import FatalError, RateLimited, TaskError
 from taskfleet.model import ErrorClass, Outcome, TaskStatus
 
 MAX_BACKOFF_S = 60.0
@@ -21,19 +20,6 @@ def backoff_delay_s(
     """
     ceiling = min(cap_s, base_s * (2 ** max(failures - 1, 0)))
     return (rng or random).uniform(0.0, ceiling)
-
-
-def outcome_from_error(exc: TaskError) -> Outcome:
-    """The outcome a kind meant by raising a TaskError subclass."""
-    if isinstance(exc, RateLimited):
-        return Outcome.failure(
-            str(exc),
-            result=exc.result,
-            error_class=ErrorClass.WAIT,
-            retry_after_s=exc.retry_after_s,
-        )
-    error_class = ErrorClass.FATAL if isinstance(exc, FatalError) else ErrorClass.RETRYABLE
-    return Outcome.failure(str(exc), result=exc.result, error_class=error_class)
 
 
 # Rate-limit waits do not spend retries, but an endpoint that never recovers

@@ -20,7 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from taskfleet.model import Outcome
+from taskfleet.errors import FatalError, RateLimited, TaskError
+from taskfleet.model import ErrorClass, Outcome
 
 
 @dataclass(slots=True)  # not frozen: built once per attempt on the hot path
@@ -50,3 +51,16 @@ class Kind(Protocol):
     async def run(self, spec: Mapping[str, Any], ctx: RunContext) -> Outcome:
         """Run one attempt."""
         ...
+
+
+def outcome_from_error(exc: TaskError) -> Outcome:
+    """The outcome a kind meant by raising a TaskError subclass."""
+    if isinstance(exc, RateLimited):
+        return Outcome.failure(
+            str(exc),
+            result=exc.result,
+            error_class=ErrorClass.WAIT,
+            retry_after_s=exc.retry_after_s,
+        )
+    error_class = ErrorClass.FATAL if isinstance(exc, FatalError) else ErrorClass.RETRYABLE
+    return Outcome.failure(str(exc), result=exc.result, error_class=error_class)

@@ -29,8 +29,8 @@ from collections.abc import Callable, Mapping
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from taskfleet.errors import FatalError, FieldError, RateLimited, TaskError
-from taskfleet.kinds.base import RunContext
+from taskfleet.errors import FieldError, TaskError
+from taskfleet.kinds.base import RunContext, outcome_from_error
 from taskfleet.model import ErrorClass, Outcome
 
 __all__ = ["EXECUTORS", "PythonKind"]
@@ -93,7 +93,7 @@ class PythonKind:
         try:
             value = await self._call(function, spec)
         except TaskError as exc:
-            return _task_error_outcome(exc)
+            return outcome_from_error(exc)
         except BrokenProcessPool as exc:
             self._process_pool = None  # unusable now; the next attempt gets a new one
             return Outcome.failure(f"process pool broken: {exc}")
@@ -227,20 +227,6 @@ def _check_picklable(function: Callable[..., Any]) -> None:
             f"cannot send '{getattr(function, '__qualname__', function)}' to a process: {exc}"
             " (use a module-level function, or executor 'thread')"
         ) from exc
-
-
-def _task_error_outcome(exc: TaskError) -> Outcome:
-    # The function said what to do next: honour it rather than retry blindly.
-    if isinstance(exc, RateLimited):
-        return Outcome.failure(
-            str(exc),
-            result=exc.result,
-            error_class=ErrorClass.WAIT,
-            retry_after_s=exc.retry_after_s,
-        )
-    if isinstance(exc, FatalError):
-        return Outcome.failure(str(exc), result=exc.result, error_class=ErrorClass.FATAL)
-    return Outcome.failure(str(exc), result=exc.result, error_class=ErrorClass.RETRYABLE)
 
 
 def _describe_exception(exc: BaseException) -> str:
