@@ -60,6 +60,8 @@ class JobReport:
         if job.started_at is None:
             return 0.0
         end = job.finished_at if job.finished_at is not None else self.now
+        if job.status is JobStatus.INTERRUPTED and job.runner is not None:
+            end = job.runner.heartbeat_at  # the clock stopped with its runner
         return max(end - job.started_at, 0.0)
 
     @property

@@ -46,17 +46,26 @@ def runner_is_alive(runner: RunnerInfo, now: float) -> bool:
         return False
     except PermissionError:
         pass  # exists, owned by someone else
-    started = _process_start_time(runner.pid)
+    state, started = _process_state(runner.pid)
+    if state in (b"Z", b"X"):
+        return False  # killed, only not reaped yet by its parent
     return started is None or started <= runner.started_at + _PID_START_SLACK_S
 
 
-def _process_start_time(pid: int) -> float | None:
-    """When ``pid`` started (Linux /proc), or None where that cannot be read."""
+def _process_state(pid: int) -> tuple[bytes | None, float | None]:
+    """The state letter of ``pid`` and when it started (Linux /proc), or Nones."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as stat_file:
             stat = stat_file.read()
         # The command name may hold spaces and parentheses: split after the last ')'.
         fields = stat[stat.rindex(b")") + 2 :].split()
+    except (OSError, ValueError):
+        return None, None
+    return fields[0], _start_time(fields)
+
+
+def _start_time(fields: list[bytes]) -> float | None:
+    try:
         start_ticks = int(fields[19])
         with open("/proc/stat", "rb") as proc_stat:
             for line in proc_stat:
