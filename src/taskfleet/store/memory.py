@@ -9,20 +9,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections import deque
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import fields, replace
 from typing import Any
 
-from taskfleet.errors import (
-    JobConflict,
-    JobNotFound,
-    LeaseLost,
-    StoreError,
-    TaskfileError,
-    TaskfileIssue,
-    TaskNotFound,
-)
+from taskfleet.errors import JobConflict, JobNotFound, LeaseLost, StoreError, TaskNotFound
 from taskfleet.model import (
     FINAL_TASK_STATES,
     Attempt,
@@ -38,6 +29,12 @@ from taskfleet.model import (
     TaskStatus,
     TaskUpdate,
 )
+from taskfleet.store.memory_graph import (
+    JobTasks,
+    link_dependencies,
+    satisfy_dependants,
+    skip_dependants,
+)
 
 __all__ = ["MemoryStore"]
 
@@ -49,26 +46,12 @@ def _json_copy(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-@dataclass
-class _JobTasks:
-    """One job's tasks and dependency graph."""
-
-    by_seq: dict[int, Task] = field(default_factory=dict)
-    seq_of: dict[str, int] = field(default_factory=dict)
-    unmet: dict[int, int] = field(default_factory=dict)
-    dependants: dict[int, list[int]] = field(default_factory=dict)
-    attempts: dict[int, dict[int, Attempt]] = field(default_factory=dict)
-
-    def in_order(self) -> Iterator[Task]:
-        return (self.by_seq[seq] for seq in sorted(self.by_seq))
-
-
 class MemoryStore:
     """The Store in plain dicts: for unit tests, gone when the process ends."""
 
     def __init__(self) -> None:
         self._jobs: dict[str, Job] = {}
-        self._tasks: dict[str, _JobTasks] = {}
+        self._tasks: dict[str, JobTasks] = {}
 
     async def open(self) -> None:
         """Nothing to connect to."""
@@ -82,7 +65,7 @@ class MemoryStore:
         except KeyError:
             raise JobNotFound(job_id) from None
 
-    def _job_tasks(self, job_id: str) -> _JobTasks:
+    def _job_tasks(self, job_id: str) -> JobTasks:
         self._job(job_id)
         return self._tasks[job_id]
 
@@ -92,7 +75,7 @@ class MemoryStore:
         """Store the job and its tasks at once; nothing if ``tasks`` raises."""
         if job.job_id in self._jobs:
             raise JobConflict(f"job '{job.job_id}' exists already")
-        job_tasks = _JobTasks()
+        job_tasks = JobTasks()
         edges: list[tuple[int, str]] = []
         for spec in tasks:
             if spec.seq in job_tasks.by_seq or spec.id in job_tasks.seq_of:
@@ -103,7 +86,7 @@ class MemoryStore:
             job_tasks.seq_of[spec.id] = spec.seq
             job_tasks.unmet[spec.seq] = len(depends_on)
             edges.extend((spec.seq, dep) for dep in depends_on)
-        _link_dependencies(job.job_id, job_tasks, edges)
+        link_dependencies(job.job_id, job_tasks, edges)
         options = JobOptions.from_dict(_json_copy(job.options.to_dict()))
         stored = replace(job, options=options, total=len(job_tasks.by_seq), usage=dict(job.usage))
         self._jobs[job.job_id] = stored
@@ -355,23 +338,11 @@ def _new_task(job_id: str, spec: TaskSpec, depends_on: tuple[str, ...]) -> Task:
     return Task(**{**given, "job_id": job_id, "status": status, "spec": _json_copy(spec.spec)})
 
 
-def _link_dependencies(job_id: str, job_tasks: _JobTasks, edges: list[tuple[int, str]]) -> None:
-    unknown = [(seq, dep) for seq, dep in edges if dep not in job_tasks.seq_of]
-    if unknown:
-        # The parser rejects these; a task waiting on a missing one would never start.
-        messages = [f"task '{job_tasks.by_seq[seq].id}': no task '{dep}'" for seq, dep in unknown]
-        source = f"job {job_id}"
-        issues = [TaskfileIssue(source, None, "depends_on", text) for text in messages]
-        raise TaskfileError(issues[:20])
-    for seq, dep in edges:
-        job_tasks.dependants.setdefault(job_tasks.seq_of[dep], []).append(seq)
-
-
 def _copy(task: Task) -> Task:
     return replace(task, spec=_json_copy(task.spec), result=_json_copy(task.result))
 
 
-def _start(job_tasks: _JobTasks, task: Task, started: AttemptStarted) -> None:
+def _start(job_tasks: JobTasks, task: Task, started: AttemptStarted) -> None:
     task.status, task.attempts = TaskStatus.RUNNING, started.attempt
     task.started_at, task.finished_at = started.started_at, None
     job_tasks.attempts.setdefault(task.seq, {})[started.attempt] = Attempt(
@@ -382,7 +353,7 @@ def _start(job_tasks: _JobTasks, task: Task, started: AttemptStarted) -> None:
     )
 
 
-def _finish(job_tasks: _JobTasks, task: Task, finished: AttemptFinished) -> list[str]:
+def _finish(job_tasks: JobTasks, task: Task, finished: AttemptFinished) -> list[str]:
     attempts = job_tasks.attempts.setdefault(task.seq, {})
     opened = attempts.get(finished.attempt) or Attempt(
         task_id=task.id,
@@ -403,41 +374,13 @@ def _finish(job_tasks: _JobTasks, task: Task, finished: AttemptFinished) -> list
     if finished.status in FINAL_TASK_STATES or finished.status is TaskStatus.QUEUED:
         task.lease_owner = None
     if finished.status is TaskStatus.SUCCEEDED:
-        _satisfy_dependants(job_tasks, task.seq)
+        satisfy_dependants(job_tasks, task.seq)
     elif finished.status in FINAL_TASK_STATES:
-        return _skip_dependants(job_tasks, task, finished.finished_at)
+        return skip_dependants(job_tasks, task, finished.finished_at)
     return []
 
 
-def _satisfy_dependants(job_tasks: _JobTasks, seq: int) -> None:
-    for dependant in job_tasks.dependants.get(seq, ()):
-        unmet = job_tasks.unmet[dependant]
-        task = job_tasks.by_seq[dependant]
-        if unmet == 1 and task.status is TaskStatus.PENDING:
-            task.status = TaskStatus.QUEUED
-        job_tasks.unmet[dependant] = max(unmet - 1, 0)
-
-
-def _skip_dependants(job_tasks: _JobTasks, root: Task, now: float) -> list[str]:
-    error = f"dependency '{root.id}' ended {root.status.value}"
-    reached: set[int] = set()
-    frontier = deque(job_tasks.dependants.get(root.seq, ()))
-    while frontier:
-        seq = frontier.popleft()
-        if seq not in reached:
-            reached.add(seq)
-            frontier.extend(job_tasks.dependants.get(seq, ()))
-    skipped: list[str] = []
-    for seq in sorted(reached):
-        task = job_tasks.by_seq[seq]
-        if task.status not in FINAL_TASK_STATES:
-            task.status, task.error, task.finished_at = TaskStatus.SKIPPED, error, now
-            task.lease_owner = None
-            skipped.append(task.id)
-    return skipped
-
-
-def _interrupt_attempts(job_tasks: _JobTasks, seq: int, now: float) -> None:
+def _interrupt_attempts(job_tasks: JobTasks, seq: int, now: float) -> None:
     attempts = job_tasks.attempts.get(seq, {})
     for number, attempt in attempts.items():
         if attempt.finished_at is None:
