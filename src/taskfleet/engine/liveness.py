@@ -7,6 +7,7 @@ host: the runner is alive while its heartbeat is younger than its lease.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -41,11 +42,11 @@ def runner_is_alive(runner: RunnerInfo, now: float) -> bool:
     if runner.pid == os.getpid():
         return True
     try:
-        os.kill(runner.pid, 0)
+        # PermissionError: the process exists but belongs to another user.
+        with contextlib.suppress(PermissionError):
+            os.kill(runner.pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        pass  # exists, owned by someone else
     state, started = _process_state(runner.pid)
     if state in (b"Z", b"X"):
         return False  # killed, only not reaped yet by its parent
