@@ -134,10 +134,11 @@ def tasks(state: CliState, /, job_id: str, status: tuple[str, ...], as_json: boo
     """One row per task, in input order."""
     from taskfleet.results import task_row
 
-    rows = state.run(lambda store: _collect(store, job_id, _task_statuses(status), task_row))
+    statuses = _task_statuses(status)
     if as_json:
-        click.echo(json.dumps(rows))
+        state.run(lambda store: _stream_json(store, job_id, statuses, task_row, array=True))
         return
+    rows = state.run(lambda store: _collect(store, job_id, statuses, task_row))
     table = [["ID", "KIND", "STATUS", "ATTEMPTS", "PRIORITY", "ERROR"]]
     for row in rows:
         error = (row["error"] or "").strip().splitlines()
@@ -152,6 +153,32 @@ def tasks(state: CliState, /, job_id: str, status: tuple[str, ...], as_json: boo
             ]
         )
     click.echo(_table(table))
+
+
+async def _stream_json(
+    store: Store,
+    job_id: str,
+    statuses: list[TaskStatus] | None,
+    render: Any,
+    *,
+    array: bool,
+) -> None:
+    """Print one JSON value per task as it is read: a JSON array, or JSON Lines."""
+    from taskfleet import service
+
+    out = sys.stdout
+    first = True
+    if array:
+        out.write("[")
+    async for task in service.iter_tasks(store, job_id, statuses):
+        text = json.dumps(render(task))
+        if array:
+            out.write(text if first else ", " + text)
+        else:
+            out.write(text + "\n")
+        first = False
+    if array:
+        out.write("]\n")
 
 
 async def _collect(
@@ -205,11 +232,13 @@ def failed(state: CliState, /, job_id: str, fmt: str) -> None:
     from taskfleet.model import TaskStatus
     from taskfleet.service import failed_record
 
-    records = state.run(lambda store: _collect(store, job_id, [TaskStatus.FAILED], failed_record))
+    only_failed = [TaskStatus.FAILED]
     if fmt == "jsonl":
-        for record in records:
-            click.echo(json.dumps(record))
+        state.run(
+            lambda store: _stream_json(store, job_id, only_failed, failed_record, array=False)
+        )
         return
+    records = state.run(lambda store: _collect(store, job_id, only_failed, failed_record))
     if not records:
         click.echo("no failed tasks")
         return
