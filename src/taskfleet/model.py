@@ -234,9 +234,8 @@ class Attempt:
     error: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What one attempt of a kind produced."""
+class Outcome(NamedTuple):
+    """What one attempt of a kind produced (a NamedTuple: built once per attempt)."""
 
     ok: bool
     result: Any = None
