@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from taskfleet import service
+from taskfleet.config import Profile, profiles_from_mapping
 from taskfleet.engine.progress import ProgressSnapshot, TaskEvent
 from taskfleet.engine.runner import Runner
 from taskfleet.errors import JobFailed, JobNotFound, UsageError
@@ -81,11 +82,12 @@ class Fleet:
         **options: Any,
     ) -> str:
         """Validate and store a job; return its id. Bad tasks raise TaskfileError."""
-        job_options = make_options(**options)
+        profiles = profiles_from_mapping(options.pop("profiles", None) or {})
+        job_options = make_options(profiles=profiles, **options)
         specs = parse_tasks(
             tasks,
             source_name="<tasks>",
-            profiles=options.get("profiles") or {},
+            profiles=profiles,
             resource_limits=job_options.resource_limits,
         )
         status = JobStatus.QUEUED if queued else JobStatus.INTERRUPTED
@@ -185,7 +187,7 @@ def make_options(
     fail_fast: bool | str = False,
     validate: str | None = None,
     validate_rounds: int = 2,
-    profiles: Mapping[str, Any] | None = None,
+    profiles: Mapping[str, Profile] | None = None,
     resources: Mapping[str, int] | None = None,
     cwd: str | None = None,
 ) -> JobOptions:

@@ -248,6 +248,14 @@ def parse_template(text: str) -> list[tuple[str, str | None]]:
     return parts
 
 
+def profiles_from_mapping(tables: Mapping[str, Any], where: str = "profiles") -> dict[str, Profile]:
+    """Profiles given in code (the Python API): Profile objects, or tables as in TOML."""
+    return {
+        name: table if isinstance(table, Profile) else _parse_profile(name, table, where)
+        for name, table in tables.items()
+    }
+
+
 def _parse_profile(name: str, table: Any, where: str) -> Profile:
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: profiles.{name} must be a table")

@@ -346,3 +346,16 @@ async def test_fleet_submit_run_status_results_events(tmp_path: Path) -> None:
 
     stored = cli_json(db, "status", "fleet-job", "--json")
     assert (stored["status"], stored["succeeded"]) == ("completed", 4)
+
+
+def test_run_accepts_profiles_and_resources_as_plain_tables() -> None:
+    profiles = {"echoer": {"kind": "shell", "command": "printf '%s' {prompt}", "concurrency": 1}}
+    summary = taskfleet.run(
+        [{"agent": "echoer", "prompt": "it's $(nothing)"}, {"duration": 0, "resources": ["gpu"]}],
+        profiles=profiles,
+        resources={"gpu": 1},
+    )
+    assert summary.ok
+    assert summary.results[0]["result"]["stdout"] == "it's $(nothing)"
+    with pytest.raises(taskfleet.TaskfleetError):
+        taskfleet.run([{"duration": 0}], profiles={"bad": {"concurrency": 0}})
