@@ -136,12 +136,27 @@ def _settings_for(state: CliState, flags: dict[str, Any]) -> Settings:
     )
 
 
+def _report_options(func: Any) -> Any:
+    """-o/--output, --json and --quiet: how run, resume and retry report the job's end."""
+    options = [
+        click.option(
+            "-o",
+            "--output",
+            type=click.Path(dir_okay=False),
+            help="Write results JSONL here when the job ends.",
+        ),
+        click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress, no summary."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 @click.command()
 @click.argument("file", metavar="FILE")
 @_job_options
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write results JSONL here.")
-@click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress, no summary.")
+@_report_options
 @pass_state
 def run(
     state: CliState,
@@ -181,9 +196,7 @@ def submit(state: CliState, /, file: str, **flags: Any) -> None:
 def _resume_like(mode: str) -> Any:
     @click.command(name=mode)
     @click.argument("job_id", metavar="JOB")
-    @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write results JSONL.")
-    @click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON.")
-    @click.option("--quiet", "-q", is_flag=True, help="No progress, no summary.")
+    @_report_options
     @pass_state
     def command(
         state: CliState,
