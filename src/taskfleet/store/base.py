@@ -113,22 +113,29 @@ class Store(Protocol):
     # -- tasks --------------------------------------------------------------
 
     async def claim_tasks(self, job_id: str, runner_id: str, limit: int) -> list[Task]:
-        """Lease up to ``limit`` startable tasks to ``runner_id``.
+        """Hand up to ``limit`` startable tasks to ``runner_id``; never one twice.
 
-        Startable: not leased, no unmet dependencies, status ``queued`` or
-        ``pending`` (a retry whose ``not_before`` the runner honours).
-        Highest priority first, then input order.
+        Startable: not leased, not handed out already, no unmet dependencies,
+        status ``queued`` or ``pending`` (a retry whose ``not_before`` the
+        runner honours). Highest priority first, then input order.
+
+        The lease becomes durable with the attempt's start (``record``); until
+        then the store may keep the claim in memory (``store/claims.py``):
+        the job's runner is its only claimant, and a task claimed but not
+        started by a runner that dies is ``queued``, as a release would leave
+        it. ``release_job``/``release_leases`` drop the runner's claims;
+        ``cancel_open_tasks`` and ``reopen_tasks`` drop the job's.
         """
 
     async def record(self, job_id: str, updates: Sequence[TaskUpdate]) -> list[str]:
         """Apply a batch of attempt starts and ends in one transaction (group commit).
 
         Updates apply in order. ``AttemptStarted``: the task becomes
-        ``running``, ``attempts`` becomes the attempt number, ``started_at``
-        is set and an attempt row is opened. ``AttemptFinished``: the task
-        takes the given status, result, error, times, failures and
-        not_before; the attempt row is closed; a final status releases the
-        lease and propagates to dependants. Returns the ids of tasks newly
+        ``running`` leased to the update's runner, ``attempts`` becomes the
+        attempt number, ``started_at`` is set and an attempt row is opened.
+        ``AttemptFinished``: the task takes the given status, result, error,
+        times, failures and not_before; the attempt row is closed; a final
+        status releases the lease and propagates to dependants. Returns the ids of tasks newly
         skipped by that propagation.
         """
 

@@ -29,6 +29,7 @@ from taskfleet.model import (
     TaskStatus,
     TaskUpdate,
 )
+from taskfleet.store.claims import ClaimLedger
 from taskfleet.store.memory_graph import (
     JobTasks,
     link_dependencies,
@@ -52,6 +53,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._jobs: dict[str, Job] = {}
         self._tasks: dict[str, JobTasks] = {}
+        self._claims = ClaimLedger()
 
     async def open(self) -> None:
         """Nothing to connect to."""
@@ -159,6 +161,7 @@ class MemoryStore:
         """Set the job's status and free the runner's tasks, if it still holds the job."""
         job = self._jobs.get(job_id)
         if job is None or job.runner is None or job.runner.runner_id != runner_id:
+            self._claims.release(job_id, runner_id)
             return False
         finished_at = now if status.is_final else None
         self._jobs[job_id] = replace(job, status=status, finished_at=finished_at, error=error)
@@ -188,27 +191,31 @@ class MemoryStore:
     # -- tasks --------------------------------------------------------------
 
     async def claim_tasks(self, job_id: str, runner_id: str, limit: int) -> list[Task]:
-        """Lease up to ``limit`` startable tasks, highest priority then input order first."""
+        """Hand out up to ``limit`` startable tasks, highest priority then input order first."""
         job_tasks = self._tasks.get(job_id)
         if job_tasks is None or limit <= 0:
             return []
+        held = self._claims.held(job_id)
         startable = [
             task
             for task in job_tasks.by_seq.values()
             if task.lease_owner is None
+            and task.seq not in held
             and task.status in _OPEN_STATUSES
             and job_tasks.unmet[task.seq] == 0
         ]
         startable.sort(key=lambda task: (-task.priority, task.seq))
-        for task in startable[:limit]:
-            task.lease_owner = runner_id
-        return [_copy(task) for task in startable[:limit]]
+        claimed = [_copy(task) for task in startable[:limit]]
+        for task in claimed:
+            task.lease_owner = held[task.seq] = runner_id
+        return claimed
 
     async def record(self, job_id: str, updates: Sequence[TaskUpdate]) -> list[str]:
         """Apply attempt starts and ends in order; return newly skipped ids."""
         job_tasks = self._tasks.get(job_id)
         if job_tasks is None:
             return []
+        claimed = self._claims.held(job_id)
         skipped: list[str] = []
         for update in updates:
             task = job_tasks.by_seq.get(update.seq)
@@ -217,7 +224,8 @@ class MemoryStore:
             if isinstance(update, AttemptStarted):
                 _start(job_tasks, task, update)
             else:
-                skipped += _finish(job_tasks, task, update)
+                skipped += _finish(job_tasks, task, update, claimed.get(task.seq))
+        self._claims.started(job_id, [update.seq for update in updates])
         return skipped
 
     async def cancel_open_tasks(self, job_id: str, now: float) -> int:
@@ -228,6 +236,7 @@ class MemoryStore:
                 task.status, task.finished_at, task.error = TaskStatus.CANCELLED, now, "cancelled"
                 task.lease_owner = None
                 count += 1
+        self._claims.forget(job_id)
         return count
 
     async def reopen_tasks(
@@ -254,6 +263,7 @@ class MemoryStore:
             unmet = sum(1 for dep in deps if dep.status is not TaskStatus.SUCCEEDED)
             job_tasks.unmet[task.seq] = unmet
             task.status = TaskStatus.PENDING if unmet else TaskStatus.QUEUED
+        self._claims.forget(job_id)
         return len(selected)
 
     async def fail_tasks(self, job_id: str, task_ids: Collection[str], error: str) -> list[str]:
@@ -275,6 +285,7 @@ class MemoryStore:
         self._release(job_id, runner_id, time.time())
 
     def _release(self, job_id: str, runner_id: str, now: float) -> None:
+        self._claims.release(job_id, runner_id)
         job_tasks = self._tasks.get(job_id)
         if job_tasks is None:
             return
@@ -344,6 +355,7 @@ def _copy(task: Task) -> Task:
 
 def _start(job_tasks: JobTasks, task: Task, started: AttemptStarted) -> None:
     task.status, task.attempts = TaskStatus.RUNNING, started.attempt
+    task.lease_owner = started.runner_id
     task.started_at, task.finished_at = started.started_at, None
     job_tasks.attempts.setdefault(task.seq, {})[started.attempt] = Attempt(
         task_id=task.id,
@@ -353,8 +365,12 @@ def _start(job_tasks: JobTasks, task: Task, started: AttemptStarted) -> None:
     )
 
 
-def _finish(job_tasks: JobTasks, task: Task, finished: AttemptFinished) -> list[str]:
+def _finish(
+    job_tasks: JobTasks, task: Task, finished: AttemptFinished, claimed_by: str | None
+) -> list[str]:
     attempts = job_tasks.attempts.setdefault(task.seq, {})
+    if task.lease_owner is None:
+        task.lease_owner = claimed_by
     opened = attempts.get(finished.attempt) or Attempt(
         task_id=task.id,
         number=finished.attempt,

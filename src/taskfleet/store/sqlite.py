@@ -28,6 +28,7 @@ from taskfleet.model import (
     TaskUpdate,
 )
 from taskfleet.store import sqlite_record, sqlite_tasks
+from taskfleet.store.claims import ClaimLedger
 from taskfleet.store.sqlite_schema import (
     JOB_COLUMNS,
     TASK_COLUMNS,
@@ -59,15 +60,12 @@ UPDATE jobs SET status = :status, finished_at = :finished_at, error = :error
 WHERE job_id = :job_id AND runner_id = :runner_id
 """
 # The WHERE repeats the partial index tasks_claimable verbatim so SQLite uses it.
+# A read, not a write: the lease is written with the attempt's start (store/claims.py).
 _CLAIM_WINDOW = f"""
-UPDATE tasks SET lease_owner = :runner_id
-WHERE rowid IN (
-    SELECT rowid FROM tasks
-    WHERE job_id = :job_id AND lease_owner IS NULL AND unmet_deps = 0
-      AND status IN ('queued', 'pending')
-    ORDER BY priority DESC, seq LIMIT :limit
-)
-RETURNING {TASK_COLUMNS}
+SELECT {TASK_COLUMNS} FROM tasks
+WHERE job_id = :job_id AND lease_owner IS NULL AND unmet_deps = 0
+  AND status IN ('queued', 'pending')
+ORDER BY priority DESC, seq LIMIT :limit
 """
 _CANCEL_OPEN_TASKS = """
 UPDATE tasks SET status = 'cancelled', finished_at = ?, error = 'cancelled', lease_owner = NULL
@@ -86,6 +84,7 @@ class SqliteStore:
     def __init__(self, path: str) -> None:
         self.path = path
         self._db: sqlite3.Connection | None = None
+        self._claims = ClaimLedger()
 
     async def open(self) -> None:
         """Open the file, creating it and its directories, and migrate the schema."""
@@ -218,6 +217,7 @@ class SqliteStore:
             "finished_at": now if status.is_final else None,
             "error": error,
         }
+        self._claims.release(job_id, runner_id)
         with self._transaction() as conn:
             if conn.execute(_RELEASE_JOB, params).rowcount == 0:
                 return False
@@ -262,16 +262,23 @@ class SqliteStore:
     # -- tasks --------------------------------------------------------------
 
     async def claim_tasks(self, job_id: str, runner_id: str, limit: int) -> list[Task]:
-        """Lease up to ``limit`` startable tasks, highest priority then input order first."""
+        """Hand out up to ``limit`` startable tasks, highest priority then input order first."""
         if limit <= 0:
             return []
-        params = {"job_id": job_id, "runner_id": runner_id, "limit": limit}
-        with self._transaction() as conn:
+        held = self._claims.held(job_id)
+        params = {"job_id": job_id, "limit": limit + len(held)}
+        with self._reading() as conn:
             rows = conn.execute(_CLAIM_WINDOW, params).fetchall()
-        # RETURNING comes back in no promised order.
         spec_cache: dict[str, Any] = {}
-        tasks = [task_from_row(row, spec_cache) for row in rows]
-        tasks.sort(key=lambda t: (-t.priority, t.seq))
+        tasks: list[Task] = []
+        for row in rows:
+            if row[1] in held:
+                continue
+            task = task_from_row(row, spec_cache)
+            task.lease_owner = held[task.seq] = runner_id
+            tasks.append(task)
+            if len(tasks) == limit:
+                break
         return tasks
 
     async def record(self, job_id: str, updates: Sequence[TaskUpdate]) -> list[str]:
@@ -279,13 +286,17 @@ class SqliteStore:
         if not updates:
             return []
         with self._transaction() as conn:
-            return sqlite_record.record_updates(conn, job_id, updates)
+            skipped = sqlite_record.record_updates(conn, job_id, updates, self._claims.held(job_id))
+        self._claims.started(job_id, [update.seq for update in updates])
+        return skipped
 
     async def cancel_open_tasks(self, job_id: str, now: float) -> int:
         """Cancel every ``pending`` or ``queued`` task; return how many."""
         with self._transaction() as conn:
             self._require_job(conn, job_id)
-            return conn.execute(_CANCEL_OPEN_TASKS, (now, job_id)).rowcount
+            cancelled: int = conn.execute(_CANCEL_OPEN_TASKS, (now, job_id)).rowcount
+        self._claims.forget(job_id)
+        return cancelled
 
     async def reopen_tasks(
         self,
@@ -298,7 +309,9 @@ class SqliteStore:
         if not statuses and not task_ids:
             return 0
         with self._transaction() as conn:
-            return sqlite_tasks.reopen_tasks(conn, job_id, statuses, task_ids)
+            reopened = sqlite_tasks.reopen_tasks(conn, job_id, statuses, task_ids)
+        self._claims.forget(job_id)
+        return reopened
 
     async def fail_tasks(self, job_id: str, task_ids: Collection[str], error: str) -> list[str]:
         """Mark the given tasks ``failed``; return the ids that exist, in input order."""
@@ -315,6 +328,7 @@ class SqliteStore:
         # The protocol passes no time: the interrupted attempts end "now".
         with self._transaction() as conn:
             sqlite_tasks.release_leases(conn, job_id, runner_id, time.time())
+        self._claims.release(job_id, runner_id)
 
     async def count_tasks(self, job_id: str) -> StatusCounts:
         """Tasks per status."""

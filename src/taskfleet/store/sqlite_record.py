@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -28,7 +28,8 @@ _STATUS_VALUES = {status: status.value for status in TaskStatus}
 _FINAL_SQL = ", ".join(f"'{status.value}'" for status in sorted(FINAL_TASK_STATES))
 
 _START_TASK = """
-UPDATE tasks SET status = 'running', attempts = ?, started_at = ?, finished_at = NULL
+UPDATE tasks SET status = 'running', attempts = ?, started_at = ?, finished_at = NULL,
+    lease_owner = ?
 WHERE job_id = ? AND seq = ?
 """
 _RECORD_ATTEMPT = """
@@ -40,17 +41,18 @@ _CLOSE_ATTEMPT = """
 UPDATE attempts SET finished_at = ?, outcome = ?, error = ?
 WHERE job_id = ? AND seq = ? AND number = ?
 """
-# Only when a finish arrives without its start: the lease holder is the best
-# guess at the runner, and the duration gives the start time.
+# Only when a finish arrives without its start: the lease holder (stored, or
+# the claim's) is the best guess at the runner, and the duration gives the start time.
 _CLOSE_UNSTARTED_ATTEMPT = """
 INSERT INTO attempts (job_id, seq, number, runner_id, started_at, finished_at, outcome, error)
-SELECT job_id, seq, ?, COALESCE(lease_owner, ''), ?, ?, ?, ?
+SELECT job_id, seq, ?, COALESCE(lease_owner, ?, ''), ?, ?, ?, ?
 FROM tasks WHERE job_id = ? AND seq = ?
 ON CONFLICT (job_id, seq, number) DO NOTHING
 """
 _FINISH_SET = """
 status = ?, result = ?, error = ?, finished_at = ?, duration_s = ?,
-    failures = ?, not_before = ?, lease_owner = CASE WHEN ? THEN NULL ELSE lease_owner END
+    failures = ?, not_before = ?,
+    lease_owner = CASE WHEN ? THEN NULL ELSE COALESCE(?, lease_owner) END
 WHERE job_id = ? AND seq = ?
 """
 _FINISH_TASK = f"UPDATE tasks SET {_FINISH_SET}"
@@ -145,20 +147,27 @@ def plan_rounds(updates: Sequence[TaskUpdate]) -> list[_Round]:
 
 
 def record_updates(
-    conn: sqlite3.Connection, job_id: str, updates: Sequence[TaskUpdate]
+    conn: sqlite3.Connection,
+    job_id: str,
+    updates: Sequence[TaskUpdate],
+    claimed: Mapping[int, str],
 ) -> list[str]:
-    """Apply a batch of updates; return the ids of tasks skipped by propagation."""
+    """Apply a batch of updates; return the ids of tasks skipped by propagation.
+
+    ``claimed`` (seq -> runner id) holds the claims not started yet: the
+    lease of a task whose finish arrives without its start.
+    """
     has_dependencies = (
         conn.execute("SELECT 1 FROM task_deps WHERE job_id = ? LIMIT 1", (job_id,)).fetchone()
         is not None
     )
     if not has_dependencies:
-        _write_rounds(conn, job_id, plan_rounds(updates))
+        _write_rounds(conn, job_id, plan_rounds(updates), claimed)
         return []
     skipped: list[str] = []
     for segment in _segments(conn, job_id, updates):
         rounds = plan_rounds(segment)
-        _write_rounds(conn, job_id, rounds)
+        _write_rounds(conn, job_id, rounds, claimed)
         ended = sorted((item for round_ in rounds for item in round_.ended), key=lambda i: i[0])
         if ended:
             skipped += _propagate(conn, job_id, [finished for _, finished in ended])
@@ -191,17 +200,21 @@ def _segments(
     return [updates[lo:hi] for lo, hi in itertools.pairwise(bounds) if lo < hi]
 
 
-def _write_rounds(conn: sqlite3.Connection, job_id: str, rounds: list[_Round]) -> None:
+def _write_rounds(
+    conn: sqlite3.Connection, job_id: str, rounds: list[_Round], claimed: Mapping[int, str]
+) -> None:
     for round_ in rounds:
         _record_starts(conn, job_id, round_.starts)
-        _record_finishes(conn, job_id, round_.finishes)
+        _record_finishes(conn, job_id, round_.finishes, claimed)
         _record_runs(conn, job_id, round_.runs)
 
 
 def _record_starts(conn: sqlite3.Connection, job_id: str, starts: list[AttemptStarted]) -> None:
     if not starts:
         return
-    conn.executemany(_START_TASK, [(s.attempt, s.started_at, job_id, s.seq) for s in starts])
+    conn.executemany(
+        _START_TASK, [(s.attempt, s.started_at, s.runner_id, job_id, s.seq) for s in starts]
+    )
     conn.executemany(
         _RECORD_ATTEMPT,
         [(job_id, s.seq, s.attempt, s.runner_id, s.started_at, None, None, None) for s in starts],
@@ -214,7 +227,8 @@ def _record_runs(
     if not runs:
         return
     conn.executemany(
-        _RUN_TASK, [(s.attempt, s.started_at, *_finish_row(job_id, f)) for s, f in runs]
+        _RUN_TASK,
+        [(s.attempt, s.started_at, *_finish_row(job_id, f, s.runner_id)) for s, f in runs],
     )
     conn.executemany(
         _RECORD_ATTEMPT,
@@ -235,7 +249,10 @@ def _record_runs(
 
 
 def _record_finishes(
-    conn: sqlite3.Connection, job_id: str, finishes: list[AttemptFinished]
+    conn: sqlite3.Connection,
+    job_id: str,
+    finishes: list[AttemptFinished],
+    claimed: Mapping[int, str],
 ) -> None:
     if not finishes:
         return
@@ -249,6 +266,7 @@ def _record_finishes(
             [
                 (
                     f.attempt,
+                    claimed.get(f.seq),
                     f.finished_at - f.duration_s,
                     f.finished_at,
                     f.attempt_outcome,
@@ -259,10 +277,13 @@ def _record_finishes(
                 for f in finishes
             ],
         )
-    conn.executemany(_FINISH_TASK, [_finish_row(job_id, f) for f in finishes])
+    conn.executemany(_FINISH_TASK, [_finish_row(job_id, f, claimed.get(f.seq)) for f in finishes])
 
 
-def _finish_row(job_id: str, finished: AttemptFinished) -> tuple[Any, ...]:
+def _finish_row(
+    job_id: str, finished: AttemptFinished, runner_id: str | None = None
+) -> tuple[Any, ...]:
+    """Parameters of _FINISH_SET; ``runner_id`` is the lease holder if not stored yet."""
     # A pending task waits for its retry under the same runner: it keeps the lease.
     releases = finished.status in FINAL_TASK_STATES or finished.status is TaskStatus.QUEUED
     return (
@@ -274,6 +295,7 @@ def _finish_row(job_id: str, finished: AttemptFinished) -> tuple[Any, ...]:
         finished.failures,
         finished.not_before,
         releases,
+        runner_id,
         job_id,
         finished.seq,
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from taskfleet.errors import StoreError, UsageError
-from taskfleet.model import JobStatus, TaskSpec, TaskStatus, TaskUpdate
+from taskfleet.model import JobStatus, Task, TaskSpec, TaskStatus, TaskUpdate
 from taskfleet.store import open_store
 from taskfleet.store.base import Store
 from taskfleet.store.memory import MemoryStore
@@ -197,29 +197,52 @@ def random_job(rng: random.Random, size: int) -> list[TaskSpec]:
     return specs
 
 
-async def random_step(rng: random.Random, store: Store, clock: float) -> object:
-    """One random but realistic operation; returns what the store answered."""
-    leased = [t for t in await store.list_tasks("job-1") if t.lease_owner is not None]
+async def in_flight(store: Store, claimed: dict[str, str]) -> list[Task]:
+    """Tasks leased or claimed by a runner; drops claims that started or ended."""
+    tasks_now = await store.list_tasks("job-1")
+    for t in tasks_now:
+        if t.lease_owner is not None or t.status not in (S.QUEUED, S.PENDING):
+            claimed.pop(t.id, None)
+    return [t for t in tasks_now if t.lease_owner is not None or t.id in claimed]
+
+
+async def random_step(
+    rng: random.Random, store: Store, clock: float, claimed: dict[str, str]
+) -> object:
+    """One random but realistic operation; returns what the store answered.
+
+    ``claimed`` (task id -> runner) remembers claims not started yet, whose
+    lease the store keeps in memory until the start.
+    """
+    leased = await in_flight(store, claimed)
     choice = rng.random()
     if choice < 0.35:
-        return [t.id for t in await store.claim_tasks("job-1", rng.choice(["r1", "r2"]), 5)]
+        owner = rng.choice(["r1", "r2"])
+        got = [t.id for t in await store.claim_tasks("job-1", owner, 5)]
+        claimed.update(dict.fromkeys(got, owner))
+        return got
     if choice < 0.75 and leased:
         updates: list[TaskUpdate] = []
         for t in rng.sample(leased, min(len(leased), 4)):
             attempt = t.attempts + (t.status is not TaskStatus.RUNNING)
             if t.status is not TaskStatus.RUNNING:
-                updates.append(
-                    start(t.seq, attempt=attempt, runner_id=t.lease_owner or "", at=clock)
-                )
+                owner = t.lease_owner or claimed[t.id]
+                updates.append(start(t.seq, attempt=attempt, runner_id=owner, at=clock))
             if rng.random() < 0.8:
                 status = rng.choice([S.SUCCEEDED, S.SUCCEEDED, S.FAILED, S.PENDING, S.QUEUED])
                 updates.append(finish(t.seq, status, attempt=attempt, at=clock + 1, result=[t.id]))
         return await store.record("job-1", updates)
     if choice < 0.85 and leased:
+        for task_id in [task_id for task_id, owner in claimed.items() if owner == "r1"]:
+            del claimed[task_id]
         return await store.release_job("job-1", "r1", JobStatus.RUNNING, clock)
     if choice < 0.9:
-        return await store.cancel_open_tasks("job-1", clock) if rng.random() < 0.2 else None
+        if rng.random() >= 0.2:
+            return None
+        claimed.clear()
+        return await store.cancel_open_tasks("job-1", clock)
     if not leased:  # retries and validation run when nothing is in flight
+        claimed.clear()
         if rng.random() < 0.5:
             return await store.reopen_tasks("job-1", statuses=[S.FAILED, S.SKIPPED, S.CANCELLED])
         ids = [f"n{rng.randint(1, 40)}" for _ in range(3)]
@@ -242,10 +265,11 @@ async def test_sqlite_matches_memory_on_random_workloads(tmp_path: Path, seed: i
         await store.create_job(job(), specs)
         await store.acquire_job("job-1", runner("r1"), [JobStatus.QUEUED])
     rngs = [random.Random(seed), random.Random(seed)]
+    claims: list[dict[str, str]] = [{}, {}]
     for step in range(150):
         answers = [
-            await random_step(rng, store, 10.0 * step)
-            for rng, store in zip(rngs, stores, strict=True)
+            await random_step(rng, store, 10.0 * step, claimed)
+            for rng, store, claimed in zip(rngs, stores, claims, strict=True)
         ]
         assert answers[0] == answers[1], f"step {step}"
         assert await snapshot(stores[0]) == await snapshot(stores[1]), f"step {step}"

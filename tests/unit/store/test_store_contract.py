@@ -216,8 +216,32 @@ async def test_claim_highest_priority_then_input_order(store: Store) -> None:
     rest = await store.claim_tasks("job-1", "r2", 10)
     assert [t.id for t in rest] == ["t1", "t3", "t5"]
     assert await store.claim_tasks("job-1", "r3", 10) == []
+    # The lease becomes durable with the start.
+    await store.record("job-1", [start(2, runner_id="r1"), start(5, runner_id="r2")])
     assert (await store.get_task("job-1", "t2")).lease_owner == "r1"
     assert (await store.get_task("job-1", "t5")).lease_owner == "r2"
+
+
+async def test_claims_are_handed_out_once_until_released(store: Store) -> None:
+    await store.create_job(job(), [task(f"t{i}", i) for i in range(1, 5)])
+    await store.acquire_job("job-1", runner("r1"), [JobStatus.QUEUED])
+    assert [t.id for t in await store.claim_tasks("job-1", "r1", 2)] == ["t1", "t2"]
+    # A start, or a start and its end in one batch, turn a claim into the stored lease.
+    await store.record("job-1", [start(1), finish(1)])
+    assert [t.id for t in await store.claim_tasks("job-1", "r1", 10)] == ["t3", "t4"]
+    assert await store.claim_tasks("job-1", "r1", 10) == []
+    # A runner that stops without starting its claims gives them back.
+    await store.release_job("job-1", "r1", JobStatus.INTERRUPTED, 3000.0)
+    assert [t.id for t in await store.claim_tasks("job-1", "r2", 10)] == ["t2", "t3", "t4"]
+    assert (await store.get_task("job-1", "t2")).status is S.QUEUED
+
+
+async def test_reopen_and_cancel_forget_claims(store: Store) -> None:
+    await store.create_job(job(), [task("t1", 1), task("t2", 2)])
+    assert len(await store.claim_tasks("job-1", "r1", 10)) == 2
+    await store.cancel_open_tasks("job-1", 100.0)
+    assert await store.reopen_tasks("job-1", statuses=[S.CANCELLED]) == 2
+    assert [t.id for t in await store.claim_tasks("job-1", "r1", 10)] == ["t1", "t2"]
 
 
 async def test_claim_skips_tasks_waiting_for_dependencies(store: Store) -> None:
@@ -446,6 +470,7 @@ async def test_release_job_only_by_its_runner(store: Store) -> None:
     await store.create_job(job(), tasks(1))
     await store.acquire_job("job-1", runner("r1"), [JobStatus.QUEUED])
     await store.claim_tasks("job-1", "r1", 1)
+    await store.record("job-1", [start(1)])
     assert await store.release_job("job-1", "r2", JobStatus.FAILED, 9.0) is False
     assert (await store.get_job("job-1")).status is JobStatus.RUNNING
     assert (await store.get_task("job-1", "t1")).lease_owner == "r1"
@@ -458,7 +483,13 @@ async def test_release_job_interrupts_running_tasks(store: Store) -> None:
     await store.claim_tasks("job-1", "r1", 3)
     await store.claim_tasks("job-1", "other", 1)
     await store.record(
-        "job-1", [start(1), start(2), finish(2, S.PENDING, failures=1, not_before=99.0)]
+        "job-1",
+        [
+            start(1),
+            start(2),
+            finish(2, S.PENDING, failures=1, not_before=99.0),
+            start(4, runner_id="other"),
+        ],
     )
     assert await store.release_job("job-1", "r1", JobStatus.INTERRUPTED, 3000.0) is True
 
@@ -470,7 +501,7 @@ async def test_release_job_interrupts_running_tasks(store: Store) -> None:
         "t1": (S.QUEUED, None),
         "t2": (S.PENDING, None),
         "t3": (S.QUEUED, None),
-        "t4": (S.QUEUED, "other"),
+        "t4": (S.RUNNING, "other"),
     }
     one = await store.get_task("job-1", "t1")
     assert (one.attempts, one.failures) == (1, 0)
