@@ -72,9 +72,22 @@ UPDATE tasks SET status = 'cancelled', finished_at = ?, error = 'cancelled', lea
 WHERE job_id = ? AND status IN ('pending', 'queued')
 """
 _FAIL_TASKS = """
-UPDATE tasks SET status = 'failed', error = ?, lease_owner = NULL
-WHERE job_id = ? AND task_id IN (SELECT value FROM json_each(?))
+UPDATE tasks SET status = 'failed', error = :error, lease_owner = NULL
+WHERE job_id = :job_id AND task_id IN (SELECT value FROM json_each(:task_ids))
 RETURNING task_id
+"""
+_SEQS_OF_TASK_IDS = """
+SELECT seq FROM tasks
+WHERE job_id = :job_id AND task_id IN (SELECT value FROM json_each(:task_ids))
+"""
+_ATTEMPTS = """
+SELECT number, runner_id, started_at, finished_at, outcome, error
+FROM attempts WHERE job_id = ? AND seq = ? ORDER BY number
+"""
+# The latest attempt when the task row holds it (schema v2).
+_ROW_ATTEMPT = """
+SELECT attempts, COALESCE(attempt_runner, ''), started_at, finished_at, attempt_outcome, error
+FROM tasks WHERE job_id = ? AND seq = ? AND attempt_outcome IS NOT NULL
 """
 
 
@@ -318,8 +331,10 @@ class SqliteStore:
         wanted = list(dict.fromkeys(task_ids))
         if not wanted:
             return []
+        params = {"job_id": job_id, "error": error, "task_ids": encode_json(wanted)}
         with self._transaction() as conn:
-            rows = conn.execute(_FAIL_TASKS, (error, job_id, encode_json(wanted))).fetchall()
+            sqlite_tasks.archive_row_attempts(conn, params, _SEQS_OF_TASK_IDS)
+            rows = conn.execute(_FAIL_TASKS, params).fetchall()
         marked = {row[0] for row in rows}
         return [task_id for task_id in wanted if task_id in marked]
 
@@ -379,11 +394,8 @@ class SqliteStore:
         """Every recorded attempt of a task, oldest first."""
         task = await self.get_task(job_id, task_id)
         with self._reading() as conn:
-            rows = conn.execute(
-                "SELECT number, runner_id, started_at, finished_at, outcome, error "
-                "FROM attempts WHERE job_id = ? AND seq = ? ORDER BY number",
-                (job_id, task.seq),
-            ).fetchall()
+            rows = conn.execute(_ATTEMPTS, (job_id, task.seq)).fetchall()
+            rows += conn.execute(_ROW_ATTEMPT, (job_id, task.seq)).fetchall()
         return [Attempt(task_id, *row) for row in rows]
 
 

@@ -29,7 +29,7 @@ _FINAL_SQL = ", ".join(f"'{status.value}'" for status in sorted(FINAL_TASK_STATE
 
 _START_TASK = """
 UPDATE tasks SET status = 'running', attempts = ?, started_at = ?, finished_at = NULL,
-    lease_owner = ?
+    attempt_outcome = NULL, lease_owner = ?
 WHERE job_id = ? AND seq = ?
 """
 _RECORD_ATTEMPT = """
@@ -56,8 +56,12 @@ status = ?, result = ?, error = ?, finished_at = ?, duration_s = ?,
 WHERE job_id = ? AND seq = ?
 """
 _FINISH_TASK = f"UPDATE tasks SET {_FINISH_SET}"
-# A start and its finish in one write.
-_RUN_TASK = f"UPDATE tasks SET attempts = ?, started_at = ?, {_FINISH_SET}"
+# A start and its finish in one write. A final one keeps the attempt in the
+# row (attempt_outcome set, schema v2) instead of an attempts row.
+_RUN_TASK = (
+    "UPDATE tasks SET attempts = ?, started_at = ?, attempt_runner = ?, attempt_outcome = ?, "
+    + _FINISH_SET
+)
 _ENDED_WITH_DEPENDANTS = """
 SELECT seq, task_id FROM tasks
 WHERE job_id = ? AND has_dependants = 1 AND seq IN (SELECT value FROM json_each(?))
@@ -226,13 +230,16 @@ def _record_runs(
 ) -> None:
     if not runs:
         return
-    conn.executemany(
-        _RUN_TASK,
-        [(s.attempt, s.started_at, *_finish_row(job_id, f, s.runner_id)) for s, f in runs],
-    )
-    conn.executemany(
-        _RECORD_ATTEMPT,
-        [
+    rows: list[tuple[Any, ...]] = []
+    archived: list[tuple[Any, ...]] = []
+    for s, f in runs:
+        if f.status in FINAL_TASK_STATES:
+            rows.append(
+                (s.attempt, s.started_at, s.runner_id, f.attempt_outcome, *_finish_row(job_id, f))
+            )
+            continue
+        rows.append((s.attempt, s.started_at, None, None, *_finish_row(job_id, f, s.runner_id)))
+        archived.append(
             (
                 job_id,
                 f.seq,
@@ -243,9 +250,10 @@ def _record_runs(
                 f.attempt_outcome,
                 f.error,
             )
-            for s, f in runs
-        ],
-    )
+        )
+    conn.executemany(_RUN_TASK, rows)
+    if archived:
+        conn.executemany(_RECORD_ATTEMPT, archived)
 
 
 def _record_finishes(

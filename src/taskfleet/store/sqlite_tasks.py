@@ -7,7 +7,7 @@ and ends (the group commits) are in ``sqlite_record``.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from taskfleet.errors import TaskfileError, TaskfileIssue
@@ -58,6 +58,20 @@ SELECT seq FROM tasks WHERE job_id = :job_id AND (
     OR task_id IN (SELECT value FROM json_each(:task_ids))
 )
 """
+# A task row may hold its latest attempt (schema v2): move it to attempts
+# before the row is reset or re-marked, so no attempt is lost.
+ARCHIVE_ROW_ATTEMPT = """
+INSERT INTO attempts (job_id, seq, number, runner_id, started_at, finished_at, outcome, error)
+SELECT job_id, seq, attempts, COALESCE(attempt_runner, ''), started_at, finished_at,
+    attempt_outcome, error
+FROM tasks WHERE job_id = :job_id AND attempt_outcome IS NOT NULL AND seq IN ({selection})
+ON CONFLICT (job_id, seq, number) DO NOTHING
+"""
+CLEAR_ROW_ATTEMPT = """
+UPDATE tasks SET attempt_outcome = NULL
+WHERE job_id = :job_id AND attempt_outcome IS NOT NULL AND seq IN ({selection})
+"""
+_REOPEN_SELECTION = "SELECT seq FROM temp.reopen_selection"
 # Queued first, so that a dependency reopened in the same call counts as unmet below.
 _REOPEN = """
 UPDATE tasks SET status = 'queued', failures = 0, error = NULL, result = NULL,
@@ -149,8 +163,17 @@ def reopen_tasks(
     }
     count = conn.execute(_SELECT_FOR_REOPEN, params).rowcount
     if count:
+        archive_row_attempts(conn, params, _REOPEN_SELECTION)
         conn.execute(_REOPEN, params)
         conn.execute(_RECOUNT_UNMET, params)
         conn.execute(_PEND_UNMET, params)
     conn.execute("DELETE FROM temp.reopen_selection")
     return count
+
+
+def archive_row_attempts(
+    conn: sqlite3.Connection, params: Mapping[str, Any], selection: str
+) -> None:
+    """Move the attempts kept in the selected task rows to the attempts table."""
+    conn.execute(ARCHIVE_ROW_ATTEMPT.format(selection=selection), params)
+    conn.execute(CLEAR_ROW_ATTEMPT.format(selection=selection), params)

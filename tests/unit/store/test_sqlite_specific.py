@@ -13,7 +13,7 @@ import pytest
 
 from taskfleet.errors import StoreError, UsageError
 from taskfleet.model import JobStatus, Task, TaskSpec, TaskStatus, TaskUpdate
-from taskfleet.store import open_store
+from taskfleet.store import open_store, sqlite_schema
 from taskfleet.store.base import Store
 from taskfleet.store.memory import MemoryStore
 from taskfleet.store.sqlite import _CLAIM_WINDOW, SqliteStore
@@ -54,7 +54,48 @@ async def test_wal_mode_and_schema_version(db_path: Path) -> None:
     with raw(db_path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         versions = [row[0] for row in conn.execute("SELECT version FROM schema_version")]
-    assert versions == list(range(1, SCHEMA_VERSION + 1)) == [1]
+    assert versions == list(range(1, SCHEMA_VERSION + 1)) == [1, 2]
+
+
+async def test_version_1_database_is_upgraded(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_schema, "MIGRATIONS", sqlite_schema.MIGRATIONS[:1])
+    monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", 1)
+    sqlite_schema.connect(str(db_path)).close()
+    monkeypatch.undo()
+    store = SqliteStore(str(db_path))
+    await store.open()
+    await store.create_job(job(), tasks(1))
+    await store.record("job-1", [start(1), finish(1)])
+    assert [a.outcome for a in await store.list_attempts("job-1", "t1")] == ["succeeded"]
+    await store.close()
+
+
+async def test_a_fast_final_attempt_lives_in_the_task_row(db_path: Path) -> None:
+    store = SqliteStore(str(db_path))
+    await store.open()
+    await store.create_job(job(), tasks(2))
+    await store.claim_tasks("job-1", "r1", 2)
+    # t1: start and end in one batch; t2: the start committed first.
+    await store.record("job-1", [start(1), finish(1, S.FAILED, error="boom"), start(2)])
+    await store.record("job-1", [finish(2)])
+    with raw(db_path) as conn:
+        rows = conn.execute("SELECT seq, number FROM attempts ORDER BY seq").fetchall()
+    assert rows == [(2, 1)]
+    [first] = await store.list_attempts("job-1", "t1")
+    assert (first.number, first.runner_id, first.outcome) == (1, "r1", "failed")
+    assert first.error == "boom"
+    # Reopening moves it to attempts, so the next run's attempt joins it.
+    assert await store.reopen_tasks("job-1", statuses=[S.FAILED]) == 1
+    await store.claim_tasks("job-1", "r2", 1)
+    await store.record("job-1", [start(1, attempt=2, runner_id="r2"), finish(1, attempt=2)])
+    attempts = await store.list_attempts("job-1", "t1")
+    assert [(a.number, a.runner_id, a.outcome) for a in attempts] == [
+        (1, "r1", "failed"),
+        (2, "r2", "succeeded"),
+    ]
+    await store.close()
 
 
 async def test_reopen_keeps_everything(db_path: Path) -> None:
