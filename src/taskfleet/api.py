@@ -18,6 +18,7 @@ from typing import Any
 
 from taskfleet import service
 from taskfleet.config import Profile, profiles_from_mapping
+from taskfleet.endpoint_config import check_endpoint_table
 from taskfleet.engine.progress import ProgressSnapshot, TaskEvent
 from taskfleet.engine.runner import Runner
 from taskfleet.errors import JobFailed, JobNotFound, UsageError
@@ -89,6 +90,7 @@ class Fleet:
             source_name="<tasks>",
             profiles=profiles,
             resource_limits=job_options.resource_limits,
+            endpoints=job_options.endpoints,
         )
         status = JobStatus.QUEUED if queued else JobStatus.INTERRUPTED
         job = await service.create_job(
@@ -190,8 +192,13 @@ def make_options(
     profiles: Mapping[str, Profile] | None = None,
     resources: Mapping[str, int] | None = None,
     cwd: str | None = None,
+    endpoints: Mapping[str, Mapping[str, Any]] | None = None,
+    cache: bool = False,
 ) -> JobOptions:
-    """JobOptions from Python keyword arguments (seconds, plain types)."""
+    """JobOptions from Python keyword arguments (seconds, plain types).
+
+    ``endpoints`` are ``[endpoints.NAME]`` tables as in taskfleet.toml, checked alike.
+    """
     if fail_fast is True:
         fail_fast_mode = FailFast.GRACEFUL
     else:
@@ -209,6 +216,11 @@ def make_options(
         },
         resource_limits=dict(resources or {}),
         cwd=cwd or os.getcwd(),
+        endpoints={
+            name: check_endpoint_table(name, table, "endpoints")
+            for name, table in (endpoints or {}).items()
+        },
+        cache=cache,
     )
 
 

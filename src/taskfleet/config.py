@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from taskfleet.endpoint_config import check_endpoint_table
 from taskfleet.errors import ConfigError
 
 __all__ = [
@@ -301,11 +302,10 @@ def _parse_tables(data: Mapping[str, Any], where: str) -> dict[str, Any]:
             resources[key] = _int_at_least(1)(limit, Path())
         except ValueError as exc:
             raise ConfigError(f"{where}: resources.{key}: {exc}") from None
-    endpoints: dict[str, dict[str, Any]] = {}
-    for name, endpoint in data.get("endpoints", {}).items():
-        if not isinstance(endpoint, dict):
-            raise ConfigError(f"{where}: endpoints.{name} must be a table")
-        endpoints[name] = endpoint
+    endpoints = {
+        name: check_endpoint_table(name, table, where)
+        for name, table in data.get("endpoints", {}).items()
+    }
     return {"profiles": profiles, "resources": resources, "endpoints": endpoints}
 
 

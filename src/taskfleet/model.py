@@ -130,6 +130,9 @@ class JobOptions:
     profile_limits: Mapping[str, int] = field(default_factory=dict)
     resource_limits: Mapping[str, int] = field(default_factory=dict)
     cwd: str | None = None  # default working directory of shell tasks
+    # [endpoints.NAME] tables for llm tasks: environment variable names, never secrets.
+    endpoints: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    cache: bool = False  # reuse stored responses of identical llm requests
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -143,6 +146,8 @@ class JobOptions:
             "profile_limits": dict(self.profile_limits),
             "resource_limits": dict(self.resource_limits),
             "cwd": self.cwd,
+            "endpoints": {name: dict(table) for name, table in self.endpoints.items()},
+            "cache": self.cache,
         }
 
     @classmethod
@@ -158,6 +163,8 @@ class JobOptions:
             profile_limits=dict(data.get("profile_limits") or {}),
             resource_limits=dict(data.get("resource_limits") or {}),
             cwd=data.get("cwd"),
+            endpoints=dict(data.get("endpoints") or {}),
+            cache=bool(data.get("cache", False)),
         )
 
 
@@ -232,6 +239,12 @@ class Attempt:
     finished_at: float | None = None
     outcome: str | None = None  # succeeded, failed, cancelled, interrupted; None while running
     error: str | None = None
+
+
+# Key of a result dict that holds transport details of an llm answer (HTTP status,
+# request id; for a failure also the body) for `results --format openai-batch`.
+# The plain result formats drop it.
+RESPONSE_META = "_response"
 
 
 class Outcome(NamedTuple):

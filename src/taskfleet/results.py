@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from taskfleet.model import Task
+from taskfleet.model import RESPONSE_META, Task, TaskStatus
 
 
 def iso(timestamp: float | None) -> str | None:
@@ -18,6 +19,16 @@ def iso(timestamp: float | None) -> str | None:
     return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
 
 
+def plain_result(task: Task) -> Any:
+    """The task's result without transport details (an llm answer's ``_response``)."""
+    result = task.result
+    if isinstance(result, dict) and RESPONSE_META in result:
+        result = {k: v for k, v in result.items() if k != RESPONSE_META}
+        if not result and task.status is not TaskStatus.SUCCEEDED:
+            return None  # a failed request's details live in `error`
+    return result
+
+
 def result_record(task: Task) -> dict[str, Any]:
     """One task's results record: id, kind, status, attempts, result, error, times."""
     return {
@@ -25,7 +36,7 @@ def result_record(task: Task) -> dict[str, Any]:
         "kind": task.kind,
         "status": task.status.value,
         "attempts": task.attempts,
-        "result": task.result,
+        "result": plain_result(task),
         "error": task.error,
         "started_at": iso(task.started_at),
         "finished_at": iso(task.finished_at),
@@ -56,16 +67,55 @@ RESULT_COLUMNS = [
     "finished_at",
     "duration",
 ]
-RESULT_FORMATS = ("jsonl", "json", "csv")
+RESULT_FORMATS = ("jsonl", "json", "csv", "openai-batch")
+
+
+def openai_batch_record(task: Task) -> dict[str, Any]:
+    """One line of the OpenAI Batch API output format for ``task``.
+
+    As OpenAI does: an answered request (any HTTP status) has ``response``
+    and ``error`` null; a request that got no answer (transport error,
+    timeout, never sent because skipped or cancelled) has ``response`` null
+    and ``error`` with a code and the message.
+    """
+    digest = hashlib.sha256(f"{task.job_id}\0{task.id}".encode()).hexdigest()[:32]
+    record: dict[str, Any] = {"id": f"batch_req_{digest}", "custom_id": task.id}
+    result = task.result
+    meta = result.get(RESPONSE_META) if isinstance(result, dict) else None
+    if isinstance(meta, dict) and "status_code" in meta:
+        body = meta.get("body") if "body" in meta else plain_result(task)
+        response = {
+            "status_code": meta["status_code"],
+            "request_id": meta.get("request_id"),
+            "body": body,
+        }
+        return {**record, "response": response, "error": None}
+    if task.status is TaskStatus.SUCCEEDED:  # a kind without transport details
+        response = {"status_code": 200, "request_id": None, "body": result}
+        return {**record, "response": response, "error": None}
+    error = {"code": _error_code(task), "message": task.error or task.status.value}
+    return {**record, "response": None, "error": error}
+
+
+def _error_code(task: Task) -> str:
+    if task.status is TaskStatus.FAILED:
+        return "request_failed"
+    return task.status.value  # skipped, cancelled, or not run yet
 
 
 async def write_results(tasks: AsyncIterator[Task], fmt: str, out: TextIO) -> int:
-    """Write one record per task as ``jsonl``, ``json`` or ``csv``, streaming; return the count.
+    """Write one record per task as ``jsonl``, ``json``, ``csv`` or ``openai-batch``,
+    streaming; return the count.
 
     Records are written as they are read, so a job of a million tasks is
     never held in memory.
     """
     count = 0
+    if fmt == "openai-batch":
+        async for task in tasks:
+            out.write(json.dumps(openai_batch_record(task)) + "\n")
+            count += 1
+        return count
     writer = csv.DictWriter(out, fieldnames=RESULT_COLUMNS, lineterminator="\n")
     if fmt == "csv":
         writer.writeheader()

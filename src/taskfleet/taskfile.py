@@ -67,10 +67,12 @@ class _Reader:
         profiles: Mapping[str, Profile],
         resource_limits: Mapping[str, int] | None,
         kinds: Callable[[str], Kind],
+        endpoints: Mapping[str, Any] | None = None,
     ) -> None:
         self.source = source
         self.profiles = profiles
         self.resource_limits = resource_limits
+        self.endpoints = endpoints
         self.kinds = kinds
         self.issues: list[TaskfileIssue] = []  # the first MAX_ISSUES
         self.problems = 0  # every issue, also those past MAX_ISSUES
@@ -118,11 +120,20 @@ class _Reader:
         if kind is not None:
             try:
                 parsed = kind.parse(spec)
+                self._check_endpoint(parsed)
             except FieldError as exc:
                 self.add_issue(line, exc.field, exc.message)
         if self.problems != before or task_id is None or parsed is None:
             return None
         return task_spec(task_id, seq, kind_name, parsed, profile_name, fields)
+
+    def _check_endpoint(self, parsed: Mapping[str, Any]) -> None:
+        """An endpoint a task names must be configured (kinds cannot see the config)."""
+        name = parsed.get("endpoint")
+        if self.endpoints is None or name is None or name in self.endpoints:
+            return
+        known = ", ".join(sorted(self.endpoints)) or "none configured"
+        raise FieldError("endpoint", f"unknown endpoint {show(name)} (known: {known})")
 
     def _batch_line(self, obj: dict[str, Any], line: int) -> dict[str, Any]:
         """An OpenAI Batch API line: custom_id is the id, the rest goes to the llm kind."""
@@ -338,6 +349,7 @@ def parse_tasks(
     profiles: Mapping[str, Profile] = _NO_PROFILES,
     resource_limits: Mapping[str, int] | None = None,
     kinds: Callable[[str], Kind] = get_kind,
+    endpoints: Mapping[str, Any] | None = None,
 ) -> Iterator[TaskSpec]:
     """Yield the tasks of ``source`` as read; at the end raise TaskfileError if any was bad.
 
@@ -345,11 +357,14 @@ def parse_tasks(
     ``"-"`` (JSON Lines on stdin), a text stream of JSON Lines, or Python
     mappings. ``profiles`` resolve ``profile``/``agent``; with
     ``resource_limits`` given, every resource a task names must be a key of
-    it; ``kinds`` looks up kinds by name (tests pass fakes). After the first
+    it; likewise every ``endpoint`` a task names must be a key of ``endpoints``
+    when it is given; ``kinds`` looks up kinds by name (tests pass fakes). After the first
     problem nothing more is yielded, but the input is read to its end so that
     every problem is reported (at most 100).
     """
-    reader = _Reader(source_name or default_source_name(source), profiles, resource_limits, kinds)
+    reader = _Reader(
+        source_name or default_source_name(source), profiles, resource_limits, kinds, endpoints
+    )
     try:
         if isinstance(source, Path) or (isinstance(source, str) and source != "-"):
             path = Path(source)

@@ -103,13 +103,14 @@ def test_unknown_flag_is_a_programming_error(tmp_path: Path) -> None:
 def test_describe_masks_secrets(tmp_path: Path) -> None:
     toml(
         tmp_path,
-        '[endpoints.openai]\nbase_url = "https://x"\napi_key = "sk-1"\napi_key_env = "K"\n',
+        '[endpoints.openai]\nbase_url = "https://x"\napi_key_env = "K"\n'
+        '[profiles.p]\napi_key = "sk-1"\n',
     )
     settings = load(tmp_path, {"TASKFLEET_API_TOKEN": "s3cret"})
     table = rows(settings)
     assert table["api_token"] == ("***", "env TASKFLEET_API_TOKEN")
     assert table["endpoints.openai"] == (
-        'base_url="https://x", api_key=***, api_key_env="K"',
+        'base_url="https://x", api_key_env="K"',
         "taskfleet.toml",
     )
     assert "s3cret" not in str(describe(settings)) and "sk-1" not in str(describe(settings))
@@ -364,6 +365,13 @@ def test_the_spec_example(tmp_path: Path) -> None:
         ("[resources]\ngpu = 0\n", "resources.gpu: expected an integer ≥ 1, got 0"),
         ('[resources]\ngpu = "one"\n', "resources.gpu: expected an integer ≥ 1"),
         ("[endpoints]\nlocal = 3\n", "endpoints.local must be a table"),
+        ("[endpoints.l]\nrpm = 3\n", "endpoints.l.rpm: unknown key"),
+        ('[endpoints.l]\nrequests_per_minute = "9"\n', "endpoints.l.requests_per_minute: "),
+        ("[endpoints.l]\nmax_concurrency = 1.5\n", "endpoints.l.max_concurrency: expected an"),
+        ('[endpoints.l]\nbase_url = "ftp://x"\n', "endpoints.l.base_url: expected an http"),
+        ('[endpoints.l]\napi_key = "sk-1"\n', "endpoints.l.api_key: secrets do not go"),
+        ("[endpoints.l]\nheaders = {a = 1}\n", "endpoints.l.headers: expected a table"),
+        ("[endpoints.l]\ninput_cost_per_million = -1\n", "input_cost_per_million: expected"),
     ],
 )
 def test_bad_tables(tmp_path: Path, text: str, match: str) -> None:

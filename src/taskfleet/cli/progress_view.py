@@ -30,14 +30,15 @@ def _fmt_eta(eta_s: float | None) -> str:
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
-def plain_line(snap: ProgressSnapshot) -> str:
-    """One progress line for logs."""
+def plain_line(snap: ProgressSnapshot, activity: str | None = None) -> str:
+    """One progress line for logs; ``activity``: requests, tokens and limiter waits."""
     counts = snap.counts
-    return (
+    line = (
         f"[taskfleet] {snap.job_id}: {counts.ended}/{counts.total} done "
         f"({snap.percentage:.1f}%), {counts.succeeded} succeeded, {counts.failed} failed, "
         f"{counts.running} running, {snap.items_per_second:.1f}/s, ETA {_fmt_eta(snap.eta_s)}"
     )
+    return f"{line} | {activity}" if activity else line
 
 
 async def watch(runner: Runner, *, use_bar: bool | None = None) -> None:
@@ -57,7 +58,9 @@ async def _watch_plain(runner: Runner) -> None:
     try:
         while True:
             await asyncio.sleep(PLAIN_INTERVAL_S)
-            click.echo(plain_line(runner.tracker.snapshot(time.time())), err=True)
+            now = time.time()
+            line = plain_line(runner.tracker.snapshot(now), runner.activity.describe(now))
+            click.echo(line, err=True)
     except asyncio.CancelledError:
         pass
 
@@ -76,6 +79,7 @@ async def _watch_bar(runner: Runner) -> None:
         TextColumn(
             "{task.fields[running]} running · {task.fields[rate]}/s · ETA {task.fields[eta]}"
         ),
+        TextColumn("{task.fields[activity]}"),
         console=Console(stderr=True),
         transient=False,
     )
@@ -83,15 +87,15 @@ async def _watch_bar(runner: Runner) -> None:
     with progress:
         try:
             while True:
-                _update(progress, bar, tracker.snapshot(time.time()))
+                _update(progress, bar, tracker.snapshot(time.time()), runner)
                 await asyncio.sleep(BAR_INTERVAL_S)
         except asyncio.CancelledError:
-            _update(progress, bar, tracker.snapshot(time.time()))
+            _update(progress, bar, tracker.snapshot(time.time()), runner)
 
 
 def _fields(snap: ProgressSnapshot | None) -> dict[str, Any]:
     if snap is None:
-        return {"ok": 0, "failed": 0, "running": 0, "rate": "0.0", "eta": "?"}
+        return {"ok": 0, "failed": 0, "running": 0, "rate": "0.0", "eta": "?", "activity": ""}
     return {
         "ok": snap.counts.succeeded,
         "failed": snap.counts.failed + snap.counts.skipped,
@@ -101,8 +105,25 @@ def _fields(snap: ProgressSnapshot | None) -> dict[str, Any]:
     }
 
 
-def _update(progress: Any, bar: Any, snap: ProgressSnapshot) -> None:
-    progress.update(bar, completed=snap.counts.ended, total=snap.counts.total, **_fields(snap))
+def _update(progress: Any, bar: Any, snap: ProgressSnapshot, runner: Runner) -> None:
+    fields = _fields(snap)
+    activity = runner.activity.describe(time.time())
+    fields["activity"] = f"· {activity}" if activity else ""
+    progress.update(bar, completed=snap.counts.ended, total=snap.counts.total, **fields)
+
+
+def usage_text(usage: dict[str, float]) -> str:
+    """``tokens: 1200 prompt + 300 completion = 1500, cost 0.0042, cache hits 3``."""
+    parts = [
+        f"tokens: {usage.get('prompt_tokens', 0):.0f} prompt + "
+        f"{usage.get('completion_tokens', 0):.0f} completion = "
+        f"{usage.get('total_tokens', 0):.0f}"
+    ]
+    if "cost" in usage:
+        parts.append(f"cost {usage['cost']:.4f}")
+    if usage.get("cache_hits"):
+        parts.append(f"cache hits {usage['cache_hits']:.0f}")
+    return ", ".join(parts)
 
 
 def summary_text(report: JobReport) -> str:
@@ -114,6 +135,9 @@ def summary_text(report: JobReport) -> str:
         f"of {data['total']} in {data['elapsed_seconds']:.1f}s "
         f"({data['items_per_second']:.1f} tasks/s)"
     ]
+    usage = data.get("usage")
+    if usage:
+        lines.append("  " + usage_text(usage))
     if data.get("error"):
         lines.append(f"  error: {data['error']}")
     if data["status"] == "interrupted":

@@ -194,7 +194,7 @@ async def _collect(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["jsonl", "json", "csv"]),
+    type=click.Choice(["jsonl", "json", "csv", "openai-batch"]),  # results.RESULT_FORMATS
     default="jsonl",
     show_default=True,
 )

@@ -64,6 +64,11 @@ def _job_options(func: Any) -> Any:
             help="Command that validates the whole batch after all tasks ended.",
         ),
         click.option(
+            "--cache",
+            is_flag=True,
+            help="llm tasks: reuse stored responses of identical requests.",
+        ),
+        click.option(
             "--validate-rounds",
             type=click.IntRange(min=0),
             default=2,
@@ -97,6 +102,8 @@ def _build_options(settings: Settings, flags: dict[str, Any]) -> JobOptions:
         },
         resource_limits=dict(settings.resources),
         cwd=str(Path.cwd()),
+        endpoints={name: dict(table) for name, table in settings.endpoints.items()},
+        cache=flags["cache"],
     )
 
 
@@ -113,6 +120,7 @@ async def _store_job(
         source_name="<stdin>" if source == "-" else source,
         profiles=settings.profiles,
         resource_limits=settings.resources,
+        endpoints=settings.endpoints,
     )
     return await service.create_job(
         store,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import traceback
 import types
 from collections.abc import Coroutine, Generator, Mapping
@@ -11,6 +12,22 @@ from typing import Any
 from taskfleet.errors import TaskError
 from taskfleet.kinds.base import Kind, RunContext, outcome_from_error
 from taskfleet.model import ErrorClass, Outcome
+from taskfleet.store.base import Store
+
+
+class StoreResponseCache:
+    """The ResponseCache the runner hands to kinds: the store's response table."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def get(self, key: str) -> Any:
+        """The response stored under ``key``, or None."""
+        return await self._store.get_cached_response(key)
+
+    async def put(self, key: str, response: Any) -> None:
+        """Keep ``response`` under ``key``."""
+        await self._store.put_cached_response(key, response, time.time())
 
 
 async def run_attempt(

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from taskfleet.engine.attempt import run_attempt, start_eagerly
+from taskfleet.engine.activity import Activity
+from taskfleet.engine.attempt import StoreResponseCache, run_attempt, start_eagerly
 from taskfleet.engine.buffer import WriteBehind
 from taskfleet.engine.limits import SlotPool, slot_keys_for
 from taskfleet.engine.liveness import new_runner
@@ -96,6 +97,9 @@ class Runner:
         self._claim_after_flush = -1
         self.tracker: ProgressTracker | None = None
         self.job: Job | None = None
+        # Requests, tokens and limiter waits of the kinds (llm), for the progress line.
+        self.activity = Activity()
+        self._response_cache = StoreResponseCache(store)
 
     # -- control from outside (signal handlers, cancel) ---------------------
 
@@ -251,7 +255,18 @@ class Runner:
         task.status = TaskStatus.RUNNING
         options = self.job.options
         timeout_s = task.timeout_s if task.timeout_s is not None else options.timeout_s
-        ctx = RunContext(self.job_id, task.id, attempt, timeout_s, options.cwd, self._callables)
+        ctx = RunContext(
+            self.job_id,
+            task.id,
+            attempt,
+            timeout_s,
+            options.cwd,
+            self._callables,
+            options.endpoints,
+            options.cache,
+            self._response_cache,
+            self.activity,
+        )
         coro = run_attempt(self._kinds(task.kind), task.spec, ctx, timeout_s)
         outcome, future = start_eagerly(coro)
         self._running[task.seq] = _Running(task, candidate, attempt, now, future)
@@ -386,6 +401,16 @@ class Runner:
             if status is JobStatus.CANCELLED:
                 self._set_stop(StopReason.CANCELLED)
                 self._cancel_running(TaskStatus.CANCELLED)
+            await self._flush_usage()
+
+    async def _flush_usage(self) -> None:
+        """Add the usage counted since the last flush to the store's totals.
+
+        With the heartbeat, so a crash loses at most a second of token counts.
+        """
+        if self._usage:
+            usage, self._usage = self._usage, {}
+            await self.store.add_usage(self.job_id, usage)
 
     async def _shutdown_attempts(self) -> None:
         """Wait for attempts still in flight (after an error or cancel) and record them."""
@@ -398,8 +423,7 @@ class Runner:
 
     async def _release(self, error: str | None) -> Job:
         now = time.time()
-        if self._usage:
-            await self.store.add_usage(self.job_id, self._usage)
+        await self._flush_usage()
         if self._stop is StopReason.LEASE_LOST:
             return await self.store.get_job(self.job_id)
         if self._stop is StopReason.INTERRUPTED:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from taskfleet.engine.activity import Activity
 from taskfleet.errors import FatalError, RateLimited, TaskError
 from taskfleet.model import ErrorClass, Outcome
 
@@ -36,6 +37,25 @@ class RunContext:
     # In-process callables that python tasks may name instead of an import path
     # (taskfleet.map registers its function here so lambdas work).
     callables: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    # The job's [endpoints.NAME] tables (llm tasks) and whether --cache was given.
+    endpoints: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    cache_all: bool = False
+    # Stored responses of earlier identical requests (None: no store behind this run).
+    response_cache: ResponseCache | None = None
+    # Where a kind reports request and token rates and what it waits on (progress).
+    activity: Activity | None = None
+
+
+class ResponseCache(Protocol):
+    """Responses kept in the store by key; kinds see this seam, never the store."""
+
+    async def get(self, key: str) -> Any:
+        """The response stored under ``key``, or None."""
+        ...
+
+    async def put(self, key: str, response: Any) -> None:
+        """Keep ``response`` (JSON-serialisable) under ``key``."""
+        ...
 
 
 @runtime_checkable

@@ -14,7 +14,7 @@ task that (transitively) depends on it ends ``skipped``.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from taskfleet.model import (
     Attempt,
@@ -109,6 +109,12 @@ class Store(Protocol):
 
     async def add_usage(self, job_id: str, usage: Mapping[str, float]) -> None:
         """Add token and cost counts to the job's ``usage`` totals."""
+
+    async def get_cached_response(self, key: str) -> Any:
+        """The response stored under ``key`` (any job), or None."""
+
+    async def put_cached_response(self, key: str, response: Any, now: float) -> None:
+        """Store a JSON-serialisable ``response`` under ``key`` (the last one wins)."""
 
     # -- tasks --------------------------------------------------------------
 

@@ -54,6 +54,7 @@ class MemoryStore:
         self._jobs: dict[str, Job] = {}
         self._tasks: dict[str, JobTasks] = {}
         self._claims = ClaimLedger()
+        self._responses: dict[str, str] = {}  # response cache: key -> JSON text
 
     async def open(self) -> None:
         """Nothing to connect to."""
@@ -187,6 +188,16 @@ class MemoryStore:
         for key, amount in usage.items():
             totals[key] = totals.get(key, 0.0) + amount
         self._jobs[job_id] = replace(job, usage=totals)
+
+    async def get_cached_response(self, key: str) -> Any:
+        """The response stored under ``key`` (any job), or None."""
+        text = self._responses.get(key)
+        return None if text is None else json.loads(text)
+
+    async def put_cached_response(self, key: str, response: Any, now: float) -> None:
+        """Store a JSON-serialisable ``response`` under ``key`` (the last one wins)."""
+        # Kept as JSON text: a caller mutating what it got must not change the store.
+        self._responses[key] = json.dumps(response)
 
     # -- tasks --------------------------------------------------------------
 

@@ -55,6 +55,7 @@ WHERE job_id = :job_id AND status IN (SELECT value FROM json_each(:from_statuses
 _OLDEST_QUEUED_JOB = (
     "SELECT job_id FROM jobs WHERE status = 'queued' ORDER BY created_at, job_id LIMIT 1"
 )
+_PUT_RESPONSE = "INSERT OR REPLACE INTO response_cache (key, response, created_at) VALUES (?, ?, ?)"
 _RELEASE_JOB = """
 UPDATE jobs SET status = :status, finished_at = :finished_at, error = :error
 WHERE job_id = :job_id AND runner_id = :runner_id
@@ -271,6 +272,19 @@ class SqliteStore:
             conn.execute(
                 "UPDATE jobs SET usage = ? WHERE job_id = ?", (encode_json(totals), job_id)
             )
+
+    async def get_cached_response(self, key: str) -> Any:
+        """The response stored under ``key`` (any job), or None."""
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT response FROM response_cache WHERE key = ?", (key,)
+            ).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    async def put_cached_response(self, key: str, response: Any, now: float) -> None:
+        """Store a JSON-serialisable ``response`` under ``key`` (the last one wins)."""
+        with self._transaction() as conn:
+            conn.execute(_PUT_RESPONSE, (key, encode_json(response), now))
 
     # -- tasks --------------------------------------------------------------
 

@@ -715,3 +715,15 @@ async def test_runner_info_survives_heartbeats(store: Store) -> None:
     await store.heartbeat("job-1", "r1", 3.0)
     got = (await store.get_job("job-1")).runner
     assert got == RunnerInfo("r1", "host-b", 7, 1.0, 3.0, 60.0)
+
+
+async def test_response_cache(store: Store) -> None:
+    assert await store.get_cached_response("k1") is None
+    await store.put_cached_response("k1", {"choices": [{"n": 1}]}, 10.0)
+    got = await store.get_cached_response("k1")
+    assert got == {"choices": [{"n": 1}]}
+    got["choices"].clear()  # what a caller does with its copy stays with it
+    assert await store.get_cached_response("k1") == {"choices": [{"n": 1}]}
+    await store.put_cached_response("k1", {"v": 2}, 11.0)
+    assert await store.get_cached_response("k1") == {"v": 2}
+    assert await store.get_cached_response("k2") is None

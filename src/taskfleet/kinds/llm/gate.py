@@ -1,0 +1,202 @@
+"""The async gate in front of one endpoint: concurrency, rate limits, cooldown, dead.
+
+One gate per endpoint per process (the kind keeps them), shared by every
+task of every job this process runs against that endpoint, because the
+provider's limits are shared the same way. The pure limiters live in
+``taskfleet.engine.rate_limits``; this module only waits on them.
+
+A request passes three doors in order: a concurrency slot (fixed
+``max_concurrency`` when the endpoint states its limits, else AIMD), then,
+holding its model's turn (an asyncio.Lock, so requests go in FIFO order and
+the waiting is done by one coroutine, not a herd), the cooldown and the rate
+budgets, reserved in one synchronous call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from taskfleet.engine.activity import Activity
+from taskfleet.engine.rate_limits import (
+    AdaptiveRate,
+    AimdConcurrency,
+    Cooldown,
+    RateLimiter,
+    Reservation,
+)
+from taskfleet.kinds.llm.endpoints import Endpoint
+from taskfleet.kinds.llm.errors import Action
+from taskfleet.kinds.llm.tokens import CompletionEstimate
+
+__all__ = ["DEFAULT_COOLDOWN_S", "EndpointGate", "Ticket"]
+
+# A 429 or 503 without Retry-After still cools the endpoint down this long.
+DEFAULT_COOLDOWN_S = 1.0
+
+
+@dataclass(slots=True)
+class Ticket:
+    """One admitted request: what it reserved and when it was sent."""
+
+    model: str
+    reservation: Reservation
+    sent_at: float = 0.0
+
+
+class EndpointGate:
+    """Admits requests to one endpoint and learns from their answers."""
+
+    def __init__(self, endpoint: Endpoint, clock: Callable[[], float] = time.monotonic) -> None:
+        self.endpoint = endpoint
+        self.clock = clock
+        self.cooldown = Cooldown()
+        # Stated limits: a fixed ceiling. Unstated: learn both concurrency and rate.
+        self.aimd: AimdConcurrency | None = None
+        if not endpoint.states_limits:
+            self.aimd = AimdConcurrency(endpoint.max_concurrency)
+        self.in_flight = 0
+        self._limiters: dict[str, RateLimiter] = {}
+        self._adaptive: dict[str, AdaptiveRate] = {}
+        self.completions: dict[str, CompletionEstimate] = {}
+        self._turns: dict[str, asyncio.Lock] = {}
+        self._slot_waiters: deque[asyncio.Future[None]] = deque()
+        self.dead: dict[str, str] = {}  # job id -> the auth error that stopped it
+
+    # -- admission ------------------------------------------------------------
+
+    def limiter(self, model: str) -> RateLimiter:
+        limiter = self._limiters.get(model)
+        if limiter is None:
+            limiter = RateLimiter(
+                self.clock(),
+                requests_per_minute=self.endpoint.requests_per_minute,
+                tokens_per_minute=self.endpoint.tokens_per_minute,
+            )
+            self._limiters[model] = limiter
+            if self.endpoint.requests_per_minute is None:
+                self._adaptive[model] = AdaptiveRate()
+        return limiter
+
+    def completion_estimate(self, model: str) -> CompletionEstimate:
+        return self.completions.setdefault(model, CompletionEstimate())
+
+    async def admit(self, model: str, tokens: float, activity: Activity | None) -> Ticket:
+        """Wait for a slot and the budgets; raise TooLarge before waiting if it can never pass."""
+        self.limiter(model).check_size(tokens)
+        await self._take_slot(activity)
+        try:
+            turn = self._turns.setdefault(model, asyncio.Lock())
+            async with turn:
+                reservation = await self._reserve(model, tokens, activity)
+        except BaseException:
+            self._free_slot()
+            raise
+        return Ticket(model, reservation, self.clock())
+
+    def _capacity(self) -> int:
+        if self.aimd is not None:
+            return int(self.aimd.limit)
+        return self.endpoint.max_concurrency
+
+    async def _take_slot(self, activity: Activity | None) -> None:
+        if self.in_flight < self._capacity():
+            self.in_flight += 1
+            return
+        if activity is not None:
+            activity.begin_wait("concurrency")
+        try:
+            while self.in_flight >= self._capacity():
+                waiter = asyncio.get_running_loop().create_future()
+                self._slot_waiters.append(waiter)
+                try:
+                    await waiter
+                finally:
+                    if not waiter.done():
+                        self._slot_waiters.remove(waiter)
+        finally:
+            if activity is not None:
+                activity.end_wait("concurrency")
+        self.in_flight += 1
+
+    def _free_slot(self) -> None:
+        self.in_flight -= 1
+        free = self._capacity() - self.in_flight
+        while free > 0 and self._slot_waiters:
+            waiter = self._slot_waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                free -= 1
+
+    async def _reserve(self, model: str, tokens: float, activity: Activity | None) -> Reservation:
+        limiter = self.limiter(model)
+        adaptive = self._adaptive.get(model)
+        waiting_on: str | None = None
+        try:
+            while True:
+                now = self.clock()
+                # Everything between this check and the take is synchronous: no
+                # other coroutine can pass the same check in between.
+                wait_s, reason = self.cooldown.remaining_s(now), "cooldown"
+                if wait_s <= 0 and adaptive is not None:
+                    wait_s, reason = adaptive.wait_s(now), "rate (learned)"
+                if wait_s <= 0:
+                    verdict = limiter.try_reserve(tokens, now)
+                    if verdict.reservation is not None:
+                        if adaptive is not None:
+                            adaptive.take(now)
+                        return verdict.reservation
+                    wait_s, reason = verdict.wait_s, str(verdict.waiting_on)
+                waiting_on = _switch_wait(activity, waiting_on, reason)
+                if reason == "cooldown" and activity is not None:
+                    activity.cooldown_until = time.time() + wait_s
+                await asyncio.sleep(wait_s)
+        finally:
+            _switch_wait(activity, waiting_on, None)
+
+    # -- learning from answers -------------------------------------------------
+
+    def finish(
+        self,
+        ticket: Ticket,
+        action: Action | None,
+        *,
+        actual_tokens: float | None = None,
+        completion_tokens: float | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        """Settle the reservation, adapt, free the slot. ``action`` None: no answer (cancel)."""
+        now = self.clock()
+        limiter = self.limiter(ticket.model)
+        adaptive = self._adaptive.get(ticket.model)
+        if action is Action.WAIT:
+            # Rejected: the provider counted no tokens (it may have counted the request).
+            limiter.settle(ticket.reservation, 0.0, now)
+            self.cooldown.extend(
+                DEFAULT_COOLDOWN_S if retry_after_s is None else retry_after_s, now
+            )
+            if self.aimd is not None:
+                self.aimd.on_overload(now)
+            if adaptive is not None:
+                adaptive.on_rejected(now)
+        else:
+            limiter.settle(ticket.reservation, actual_tokens, now)
+            if action is not None and adaptive is not None:
+                adaptive.on_accepted(now)
+            if action is Action.OK and self.aimd is not None:
+                self.aimd.on_success(now - ticket.sent_at, now)
+            if completion_tokens is not None:
+                self.completion_estimate(ticket.model).update(completion_tokens)
+        self._free_slot()
+
+
+def _switch_wait(activity: Activity | None, old: str | None, new: str | None) -> str | None:
+    if activity is not None and old != new:
+        if old is not None:
+            activity.end_wait(old)
+        if new is not None:
+            activity.begin_wait(new)
+    return new

@@ -1,0 +1,369 @@
+"""A fake OpenAI-compatible server for tests and benchmarks: loopback, asyncio, no deps.
+
+    with FakeOpenAI(limit_requests=20, limit_window_s=1.0, latency_s=0.05) as server:
+        server.base_url        # "http://127.0.0.1:PORT/v1"
+        server.stats()         # what it saw (also GET /stats)
+
+Routes: ``POST /v1/chat/completions``, ``/v1/completions``, ``/v1/embeddings``;
+``GET /v1/models``; ``GET /stats``; ``POST /reset`` (clear stats);
+``POST /config`` (JSON: any of ``limit_requests``, ``limit_window_s``,
+``latency_s``, ``api_key``).
+
+Like hosted providers it enforces a sliding-window request limit: a request
+over the limit gets 429 with ``retry-after`` (whole seconds, rounded up) and
+``retry-after-ms`` (exact), and is not counted in the window. Every answer
+has an ``x-request-id`` header and realistic ``usage``.
+
+Errors are injected by the prompt's text, so a test picks each task's fate:
+``FAIL-500-ONCE`` (500 the first time this prompt is seen), ``FAIL-500``,
+``FAIL-400``, ``FAIL-401``, ``FAIL-QUOTA`` (429 insufficient_quota),
+``FAIL-CONTEXT`` (400 context_length_exceeded), ``FAIL-503-ONCE``.
+
+Run standalone (for benchmarks in another process): ``python
+tests/fakes/openai_server.py --limit-requests 20 --latency 0.05``; it prints
+its base URL on the first line of stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import threading
+import time
+from collections import Counter, deque
+from typing import Any
+
+__all__ = ["FakeOpenAI"]
+
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"}
+_REASONS |= {429: "Too Many Requests", 500: "Internal Server Error", 503: "Unavailable"}
+
+
+def _tokens(text: str) -> int:
+    return max(1, math.ceil(len(text) / 4))
+
+
+def _prompt_text(path: str, body: dict[str, Any]) -> str:
+    if path.endswith("/chat/completions"):
+        messages = body.get("messages") or []
+        return "\n".join(str(m.get("content", "")) for m in messages if isinstance(m, dict))
+    value = body.get("prompt", body.get("input", ""))
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+class FakeOpenAI:
+    """The server; ``start()``/``stop()`` or a ``with`` block run it in a thread."""
+
+    def __init__(
+        self,
+        *,
+        limit_requests: int | None = None,
+        limit_window_s: float = 1.0,
+        latency_s: float = 0.0,
+        completion_tokens: int = 10,
+        api_key: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.limit_requests = limit_requests
+        self.limit_window_s = limit_window_s
+        self.latency_s = latency_s
+        self.completion_tokens = completion_tokens
+        self.api_key = api_key
+        self.host = host
+        self.port = port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.Server | None = None
+        self._ready = threading.Event()
+        self.reset()
+
+    # -- lifecycle --------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def start(self) -> FakeOpenAI:
+        self._thread = threading.Thread(target=self._serve_forever, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("fake OpenAI server did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._server is not None:
+            self._loop.call_soon_threadsafe(self._server.close)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def __enter__(self) -> FakeOpenAI:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _serve_forever(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._server = self._loop.run_until_complete(
+            asyncio.start_server(self._connection, self.host, self.port)
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._ready.set()
+        try:
+            self._loop.run_forever()
+        finally:
+            self._loop.close()
+
+    # -- what it saw -------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget everything seen (the rate window too)."""
+        self._window: deque[float] = deque()
+        self._seen: Counter[str] = Counter()  # prompt -> requests that reached the handler
+        self._served: Counter[str] = Counter()  # prompt -> 200 answers
+        self._statuses: Counter[int] = Counter()
+        self._in_flight = 0
+        self._max_in_flight = 0
+        self._first_at: float | None = None
+        self._last_at: float | None = None
+        self._request_ids = 0
+
+    def stats(self) -> dict[str, Any]:
+        """Counts of requests by status and by prompt, the peak concurrency, the span."""
+        return {
+            "requests": sum(self._statuses.values()),
+            "statuses": {str(k): v for k, v in sorted(self._statuses.items())},
+            "rejected_429": self._statuses.get(429, 0),
+            "ok": self._statuses.get(200, 0),
+            "by_prompt": dict(self._seen),
+            "served_by_prompt": dict(self._served),
+            "max_in_flight": self._max_in_flight,
+            "first_at": self._first_at,
+            "last_at": self._last_at,
+        }
+
+    # -- HTTP -------------------------------------------------------------------
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                request = await _read_request(reader)
+                if request is None:
+                    break
+                method, path, headers, body = request
+                status, extra, payload = await self._route(method, path, headers, body)
+                _write_response(writer, status, extra, payload)
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _route(
+        self, method: str, path: str, headers: dict[str, str], raw: bytes
+    ) -> tuple[int, dict[str, str], Any]:
+        if method == "GET" and path == "/stats":
+            return 200, {}, self.stats()
+        if method == "POST" and path == "/reset":
+            self.reset()
+            return 200, {}, {"ok": True}
+        if method == "POST" and path == "/config":
+            for key, value in json.loads(raw or b"{}").items():
+                setattr(self, key, value)
+            return 200, {}, {"ok": True}
+        if method == "GET" and path == "/v1/models":
+            return 200, {}, {"object": "list", "data": [{"id": "fake-model", "object": "model"}]}
+        if method == "POST" and path in (
+            "/v1/chat/completions",
+            "/v1/completions",
+            "/v1/embeddings",
+        ):
+            return await self._api(path, headers, raw)
+        return 404, {}, {"error": {"message": f"no route {method} {path}", "code": None}}
+
+    async def _api(
+        self, path: str, headers: dict[str, str], raw: bytes
+    ) -> tuple[int, dict[str, str], Any]:
+        now = time.monotonic()
+        self._first_at = self._first_at or time.time()
+        self._last_at = time.time()
+        self._request_ids += 1
+        extra = {"x-request-id": f"req_{self._request_ids:06d}"}
+        limited = self._over_limit(now)
+        if limited is not None:
+            self._statuses[429] += 1
+            return (
+                429,
+                {**extra, **limited},
+                _error("Rate limit reached for requests", "requests", "rate_limit_exceeded"),
+            )
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            self._statuses[400] += 1
+            return (
+                400,
+                extra,
+                _error("We could not parse the JSON body", "invalid_request_error", None),
+            )
+        if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
+            self._statuses[401] += 1
+            return (
+                401,
+                extra,
+                _error("Incorrect API key provided", "invalid_request_error", "invalid_api_key"),
+            )
+        prompt = _prompt_text(path, body)
+        self._seen[prompt] += 1
+        self._in_flight += 1
+        self._max_in_flight = max(self._max_in_flight, self._in_flight)
+        try:
+            if self.latency_s > 0:
+                await asyncio.sleep(self.latency_s)
+            status, payload = self._answer(path, body, prompt)
+        finally:
+            self._in_flight -= 1
+        self._statuses[status] += 1
+        if status == 200:
+            self._served[prompt] += 1
+        return status, extra, payload
+
+    def _over_limit(self, now: float) -> dict[str, str] | None:
+        """429 headers when the sliding window is full, else None (and the request counts)."""
+        if self.limit_requests is None:
+            return None
+        window = self._window
+        while window and window[0] <= now - self.limit_window_s:
+            window.popleft()
+        if len(window) < self.limit_requests:
+            window.append(now)
+            return None
+        wait_s = window[0] + self.limit_window_s - now
+        return {
+            "retry-after": str(max(1, math.ceil(wait_s))),
+            "retry-after-ms": str(max(1, math.ceil(wait_s * 1000))),
+            "x-ratelimit-limit-requests": str(self.limit_requests),
+            "x-ratelimit-remaining-requests": "0",
+        }
+
+    def _answer(self, path: str, body: dict[str, Any], prompt: str) -> tuple[int, Any]:
+        failure = self._injected(prompt)
+        if failure is not None:
+            return failure
+        prompt_tokens = _tokens(prompt)
+        model = body.get("model", "fake-model")
+        if path.endswith("/embeddings"):
+            usage = {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}
+            data = [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2, 0.3]}]
+            return 200, {"object": "list", "data": data, "model": model, "usage": usage}
+        cap = body.get("max_completion_tokens", body.get("max_tokens"))
+        completion = (
+            min(self.completion_tokens, cap) if isinstance(cap, int) else self.completion_tokens
+        )
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion,
+            "total_tokens": prompt_tokens + completion,
+        }
+        text = f"echo: {prompt}"
+        if path.endswith("/chat/completions"):
+            choice: dict[str, Any] = {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": "stop",
+            }
+            kind = "chat.completion"
+        else:
+            choice = {"index": 0, "text": text, "finish_reason": "stop"}
+            kind = "text_completion"
+        answer_id = f"chatcmpl-{self._request_ids:06d}"
+        return 200, {
+            "id": answer_id,
+            "object": kind,
+            "model": model,
+            "choices": [choice],
+            "usage": usage,
+        }
+
+    def _injected(self, prompt: str) -> tuple[int, Any] | None:
+        if "FAIL-500-ONCE" in prompt and self._seen[prompt] == 1:
+            return 500, _error("The server had an error", "server_error", None)
+        if "FAIL-503-ONCE" in prompt and self._seen[prompt] == 1:
+            return 503, _error("The engine is currently overloaded", "server_error", "overloaded")
+        if "FAIL-500" in prompt and "FAIL-500-ONCE" not in prompt:
+            return 500, _error("The server had an error", "server_error", None)
+        if "FAIL-400" in prompt:
+            return 400, _error("Invalid value for 'temperature'", "invalid_request_error", None)
+        if "FAIL-401" in prompt:
+            return 401, _error(
+                "Incorrect API key provided", "invalid_request_error", "invalid_api_key"
+            )
+        if "FAIL-QUOTA" in prompt:
+            message = "You exceeded your current quota"
+            return 429, _error(message, "insufficient_quota", "insufficient_quota")
+        if "FAIL-CONTEXT" in prompt:
+            message = "This model's maximum context length is 8192 tokens"
+            return 400, _error(message, "invalid_request_error", "context_length_exceeded")
+        return None
+
+
+def _error(message: str, kind: str, code: str | None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+async def _read_request(
+    reader: asyncio.StreamReader,
+) -> tuple[str, str, dict[str, str], bytes] | None:
+    line = await reader.readline()
+    if not line:
+        return None
+    method, target, _ = line.decode("latin-1").split(" ", 2)
+    headers: dict[str, str] = {}
+    while True:
+        header = await reader.readline()
+        if header in (b"\r\n", b"\n", b""):
+            break
+        name, _, value = header.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", "0"))
+    body = await reader.readexactly(length) if length else b""
+    return method, target.split("?", 1)[0], headers, body
+
+
+def _write_response(
+    writer: asyncio.StreamWriter, status: int, headers: dict[str, str], payload: Any
+) -> None:
+    data = json.dumps(payload).encode()
+    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}"]
+    all_headers = {"content-type": "application/json", "content-length": str(len(data)), **headers}
+    lines += [f"{name}: {value}" for name, value in all_headers.items()]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data)
+
+
+def main() -> None:
+    """Serve until killed; print the base URL first."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--limit-requests", type=int, default=None)
+    parser.add_argument("--limit-window", type=float, default=1.0)
+    parser.add_argument("--latency", type=float, default=0.0)
+    args = parser.parse_args()
+    server = FakeOpenAI(
+        limit_requests=args.limit_requests,
+        limit_window_s=args.limit_window,
+        latency_s=args.latency,
+        port=args.port,
+    ).start()
+    print(server.base_url, flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
