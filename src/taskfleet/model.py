@@ -315,6 +315,20 @@ class AttemptFinished(NamedTuple):
 TaskUpdate = AttemptStarted | AttemptFinished
 
 
+class TaskChange(NamedTuple):
+    """One state change of a task, as the store logged it (for event streams).
+
+    ``change_seq`` increases across the whole store with every change, so a
+    reader that remembers the last one it saw misses nothing and sees nothing twice.
+    """
+
+    change_seq: int
+    task_id: str
+    status: TaskStatus
+    attempt: int
+    error: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class StatusCounts:
     """How many tasks of a job are in each state."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -103,33 +104,55 @@ def _error_code(task: Task) -> str:
     return task.status.value  # skipped, cancelled, or not run yet
 
 
-async def write_results(tasks: AsyncIterator[Task], fmt: str, out: TextIO) -> int:
-    """Write one record per task as ``jsonl``, ``json``, ``csv`` or ``openai-batch``,
-    streaming; return the count.
+async def iter_results(tasks: AsyncIterator[Task], fmt: str) -> AsyncIterator[str]:
+    """The text of one record per task in ``fmt`` (RESULT_FORMATS), a piece at a time.
 
-    Records are written as they are read, so a job of a million tasks is
-    never held in memory.
+    Records are made as tasks are read, so a job of a million tasks is never
+    held in memory (the HTTP API streams these pieces).
     """
-    count = 0
     if fmt == "openai-batch":
         async for task in tasks:
-            out.write(json.dumps(openai_batch_record(task)) + "\n")
-            count += 1
-        return count
-    writer = csv.DictWriter(out, fieldnames=RESULT_COLUMNS, lineterminator="\n")
+            yield json.dumps(openai_batch_record(task)) + "\n"
+        return
+    line = io.StringIO()
+    writer = csv.DictWriter(line, fieldnames=RESULT_COLUMNS, lineterminator="\n")
     if fmt == "csv":
         writer.writeheader()
+        yield _take(line)
     elif fmt == "json":
-        out.write("[")
+        yield "["
+    count = 0
     async for task in tasks:
         record = result_record(task)
         if fmt == "csv":
             writer.writerow({**record, "result": json.dumps(record["result"])})
+            yield _take(line)
         elif fmt == "json":
-            out.write(("\n  " if count == 0 else ",\n  ") + json.dumps(record))
+            yield ("\n  " if count == 0 else ",\n  ") + json.dumps(record)
         else:
-            out.write(json.dumps(record) + "\n")
+            yield json.dumps(record) + "\n"
         count += 1
     if fmt == "json":
-        out.write("\n]\n" if count else "]\n")
+        yield "\n]\n" if count else "]\n"
+
+
+def _take(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
+
+
+async def write_results(tasks: AsyncIterator[Task], fmt: str, out: TextIO) -> int:
+    """Write one record per task in ``fmt``, streaming; return the count."""
+    count = 0
+
+    async def counted() -> AsyncIterator[Task]:
+        nonlocal count
+        async for task in tasks:
+            count += 1
+            yield task
+
+    async for piece in iter_results(counted(), fmt):
+        out.write(piece)
     return count

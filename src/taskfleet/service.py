@@ -12,22 +12,27 @@ from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mappi
 from dataclasses import dataclass
 from typing import Any
 
+from taskfleet.config import Profile
 from taskfleet.engine.liveness import reap_if_dead
 from taskfleet.engine.progress import EventListener
 from taskfleet.engine.runner import Runner
 from taskfleet.errors import JobConflict
+from taskfleet.kinds import Kind, get_kind
 from taskfleet.model import (
     RETRYABLE_TASK_STATES,
+    Attempt,
     Job,
     JobOptions,
     JobStatus,
     StatusCounts,
     Task,
+    TaskChange,
     TaskSpec,
     TaskStatus,
 )
 from taskfleet.results import iso
 from taskfleet.store.base import Store
+from taskfleet.taskfile import parse_tasks
 
 RESUMABLE = frozenset({JobStatus.QUEUED, JobStatus.INTERRUPTED})
 RETRYABLE = frozenset(
@@ -130,6 +135,31 @@ async def create_job(
     return await store.create_job(job, tasks)
 
 
+async def submit_objects(
+    store: Store,
+    objects: Iterable[Mapping[str, Any]],
+    options: JobOptions,
+    *,
+    profiles: Mapping[str, Profile],
+    job_id: str | None = None,
+    name: str = "",
+    kinds: Callable[[str], Kind] | None = None,
+) -> Job:
+    """Check task objects (a request body) as a task file is checked and queue them as a job.
+
+    Bad input raises TaskfileError (``line`` is the 1-based position in
+    ``objects``) and stores nothing. ``kinds`` restricts the kinds allowed.
+    """
+    tasks = parse_tasks(
+        objects,
+        source_name="<body>",
+        profiles=profiles,
+        resource_limits=options.resource_limits,
+        kinds=kinds or get_kind,
+    )
+    return await create_job(store, tasks, options, job_id=job_id, name=name)
+
+
 async def get_job(store: Store, job_id: str) -> Job:
     """The job, marked ``interrupted`` first if its runner is gone."""
     return await reap_if_dead(store, await store.get_job(job_id))
@@ -225,4 +255,87 @@ def failed_record(task: Task) -> dict[str, Any]:
         "error": task.error,
         "description": task.description,
         "profile": task.profile,
+    }
+
+
+async def requeue_for_retry(store: Store, job_id: str) -> Job:
+    """Reopen a job's failed, cancelled and skipped tasks and queue the job for a worker.
+
+    The queued counterpart of ``run_job(mode="retry")``, for interfaces that do
+    not run jobs themselves (the HTTP API). A running job raises JobConflict.
+    """
+    job = await get_job(store, job_id)
+    if job.status is JobStatus.RUNNING:
+        raise JobConflict(f"job '{job_id}' is running; cancel it or wait for it to end")
+    reopened = await store.reopen_tasks(job_id, statuses=RETRYABLE_TASK_STATES)
+    if reopened == 0 and job.status.is_final:
+        return job
+    await store.set_validation_round(job_id, 0)
+    if job.status is not JobStatus.QUEUED:
+        await store.set_job_status(job_id, JobStatus.QUEUED, time.time())
+    return await store.get_job(job_id)
+
+
+async def task_detail(store: Store, job_id: str, task_id: str) -> tuple[Task, list[Attempt]]:
+    """One task and every recorded attempt of it."""
+    task = await store.get_task(job_id, task_id)
+    return task, await store.list_attempts(job_id, task_id)
+
+
+async def task_changes(
+    store: Store, job_id: str, *, after_change_seq: int = 0, limit: int = 500
+) -> list[TaskChange]:
+    """The job's task state changes after a cursor (for event streams)."""
+    return await store.list_task_changes(job_id, after_change_seq=after_change_seq, limit=limit)
+
+
+async def current_item(store: Store, job_id: str) -> str | None:
+    """The id of a task running now (the first in input order), or None."""
+    running = await store.list_tasks(job_id, statuses=[TaskStatus.RUNNING], limit=1)
+    return running[0].id if running else None
+
+
+def progress_block(report: JobReport, current: str | None) -> dict[str, Any]:
+    """A job's progress as the HTTP API and its event stream show it."""
+    counts = report.counts
+    eta = report.eta_s
+    return {
+        "total": counts.total,
+        "processed": counts.ended,
+        "successful": counts.succeeded,
+        "failed": counts.failed,
+        "skipped": counts.skipped,
+        "cancelled": counts.cancelled,
+        "running": counts.running,
+        "percentage": report.progress,
+        "elapsed_seconds": round(report.elapsed_s, 3),
+        "items_per_second": round(report.items_per_second, 3),
+        "estimated_remaining_seconds": None if eta is None else round(eta, 1),
+        "current_item": current,
+    }
+
+
+async def job_progress(store: Store, job_id: str) -> tuple[JobReport, dict[str, Any]]:
+    """A job's report and its progress block."""
+    report = await job_report(store, job_id)
+    return report, progress_block(report, await current_item(store, job_id))
+
+
+async def store_stats(store: Store) -> dict[str, Any]:
+    """Jobs per status, tasks per status over every job, and the throughput of running jobs."""
+    jobs = {status.value: await store.count_jobs(status=status) for status in JobStatus}
+    tasks = dict.fromkeys((status.value for status in TaskStatus), 0)
+    throughput = 0.0
+    offset, page = 0, 200
+    while reports := await list_reports(store, limit=page, offset=offset):
+        for report in reports:
+            for key, count in report.counts.as_dict().items():
+                tasks[key] += count
+            if report.job.status is JobStatus.RUNNING:
+                throughput += report.items_per_second
+        offset += page
+    return {
+        "jobs": {"total": sum(jobs.values()), **jobs},
+        "tasks": {"total": sum(tasks.values()), **tasks},
+        "items_per_second": round(throughput, 3),
     }

@@ -83,9 +83,9 @@ def cli(ctx: click.Context, db: str | None) -> None:
 
 
 def _register_commands() -> None:
-    from taskfleet.cli import query_commands, run_commands
+    from taskfleet.cli import query_commands, run_commands, serve_command
 
-    for module in (run_commands, query_commands):
+    for module in (run_commands, query_commands, serve_command):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -321,9 +321,25 @@ def _remove_signal_handlers() -> None:
 @pass_state
 def worker(state: CliState, /, concurrency: int | None, poll: float, once: bool) -> None:
     """Run queued jobs from the store until stopped; many workers may share one store."""
-    from taskfleet.cli.worker_loop import run_worker
+    state.run(lambda store: _run_worker(store, concurrency=concurrency, poll_s=poll, once=once))
 
-    state.run(lambda store: run_worker(store, concurrency=concurrency, poll_s=poll, once=once))
+
+async def _run_worker(store: Store, *, concurrency: int | None, poll_s: float, once: bool) -> None:
+    import asyncio
+
+    from taskfleet.worker import Worker
+
+    def say(message: str) -> None:
+        click.echo(message, err=True)
+
+    worker = Worker(store, concurrency=concurrency, poll_s=poll_s, on_message=say)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, worker.stop)
+    try:
+        await worker.run(once=once)
+    finally:
+        _remove_signal_handlers()
 
 
 COMMANDS = [run, submit, _resume_like("resume"), _resume_like("retry"), worker]

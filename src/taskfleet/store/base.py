@@ -23,6 +23,7 @@ from taskfleet.model import (
     RunnerInfo,
     StatusCounts,
     Task,
+    TaskChange,
     TaskSpec,
     TaskStatus,
     TaskUpdate,
@@ -198,3 +199,13 @@ class Store(Protocol):
 
     async def list_attempts(self, job_id: str, task_id: str) -> list[Attempt]:
         """Every recorded attempt of a task, oldest first."""
+
+    async def list_task_changes(
+        self, job_id: str, *, after_change_seq: int = 0, limit: int = 1000
+    ) -> list[TaskChange]:
+        """The job's task state changes with ``change_seq > after_change_seq``, oldest first.
+
+        Every change of a task's status (attempt start and end, cancel, reopen,
+        skip, validation failure, lease release) is logged once, whoever made
+        it; ``change_seq`` increases across the store. Raises JobNotFound.
+        """

@@ -7,6 +7,8 @@ in (as a database would store them) and every read returns a fresh copy.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -25,6 +27,7 @@ from taskfleet.model import (
     RunnerInfo,
     StatusCounts,
     Task,
+    TaskChange,
     TaskSpec,
     TaskStatus,
     TaskUpdate,
@@ -55,6 +58,7 @@ class MemoryStore:
         self._tasks: dict[str, JobTasks] = {}
         self._claims = ClaimLedger()
         self._responses: dict[str, str] = {}  # response cache: key -> JSON text
+        self._change_counter = itertools.count(1)
 
     async def open(self) -> None:
         """Nothing to connect to."""
@@ -78,7 +82,7 @@ class MemoryStore:
         """Store the job and its tasks at once; nothing if ``tasks`` raises."""
         if job.job_id in self._jobs:
             raise JobConflict(f"job '{job.job_id}' exists already")
-        job_tasks = JobTasks()
+        job_tasks = JobTasks(change_counter=self._change_counter)
         edges: list[tuple[int, str]] = []
         for spec in tasks:
             if spec.seq in job_tasks.by_seq or spec.id in job_tasks.seq_of:
@@ -242,10 +246,11 @@ class MemoryStore:
     async def cancel_open_tasks(self, job_id: str, now: float) -> int:
         """Cancel every ``pending`` or ``queued`` task; return how many."""
         count = 0
-        for task in self._job_tasks(job_id).by_seq.values():
+        job_tasks = self._job_tasks(job_id)
+        for task in job_tasks.by_seq.values():
             if task.status in _OPEN_STATUSES:
-                task.status, task.finished_at, task.error = TaskStatus.CANCELLED, now, "cancelled"
-                task.lease_owner = None
+                task.finished_at, task.error, task.lease_owner = now, "cancelled", None
+                job_tasks.set_status(task, TaskStatus.CANCELLED)
                 count += 1
         self._claims.forget(job_id)
         return count
@@ -266,6 +271,7 @@ class MemoryStore:
             task for task in job_tasks.in_order() if task.status in statuses or task.id in ids
         ]
         # Reset them all first, so a dependency reopened here counts as unmet below.
+        before = {task.seq: task.status for task in selected}
         for task in selected:
             task.status, task.failures, task.error, task.result = TaskStatus.QUEUED, 0, None, None
             task.not_before = task.lease_owner = task.finished_at = task.duration_s = None
@@ -273,7 +279,8 @@ class MemoryStore:
             deps = [job_tasks.by_seq[job_tasks.seq_of[dep]] for dep in set(task.depends_on)]
             unmet = sum(1 for dep in deps if dep.status is not TaskStatus.SUCCEEDED)
             job_tasks.unmet[task.seq] = unmet
-            task.status = TaskStatus.PENDING if unmet else TaskStatus.QUEUED
+            task.status = before[task.seq]  # logged once, from the old to the new status
+            job_tasks.set_status(task, TaskStatus.PENDING if unmet else TaskStatus.QUEUED)
         self._claims.forget(job_id)
         return len(selected)
 
@@ -286,7 +293,8 @@ class MemoryStore:
             if job_tasks is None or seq is None:
                 continue
             task = job_tasks.by_seq[seq]
-            task.status, task.error, task.lease_owner = TaskStatus.FAILED, error, None
+            task.error, task.lease_owner = error, None
+            job_tasks.set_status(task, TaskStatus.FAILED)
             marked.append(task_id)
         return marked
 
@@ -305,7 +313,7 @@ class MemoryStore:
                 continue
             task.lease_owner = None
             if task.status is TaskStatus.RUNNING:
-                task.status = TaskStatus.QUEUED
+                job_tasks.set_status(task, TaskStatus.QUEUED)
                 _interrupt_attempts(job_tasks, task.seq, now)
 
     async def count_tasks(self, job_id: str) -> StatusCounts:
@@ -352,6 +360,15 @@ class MemoryStore:
         attempts = self._tasks[job_id].attempts.get(seq, {})
         return [attempts[number] for number in sorted(attempts)]
 
+    async def list_task_changes(
+        self, job_id: str, *, after_change_seq: int = 0, limit: int = 1000
+    ) -> list[TaskChange]:
+        """The job's task state changes after ``after_change_seq``, oldest first."""
+        changes = self._job_tasks(job_id).changes
+        # Change numbers increase along the list: find the first one after the cursor.
+        start = bisect.bisect_right(changes, after_change_seq, key=lambda c: c.change_seq)
+        return changes[start : start + limit]
+
 
 def _new_task(job_id: str, spec: TaskSpec, depends_on: tuple[str, ...]) -> Task:
     # TaskSpec's fields are a subset of Task's, under the same names.
@@ -365,9 +382,10 @@ def _copy(task: Task) -> Task:
 
 
 def _start(job_tasks: JobTasks, task: Task, started: AttemptStarted) -> None:
-    task.status, task.attempts = TaskStatus.RUNNING, started.attempt
+    task.attempts = started.attempt
     task.lease_owner = started.runner_id
     task.started_at, task.finished_at = started.started_at, None
+    job_tasks.set_status(task, TaskStatus.RUNNING)
     job_tasks.attempts.setdefault(task.seq, {})[started.attempt] = Attempt(
         task_id=task.id,
         number=started.attempt,
@@ -394,10 +412,10 @@ def _finish(
         outcome=finished.attempt_outcome,
         error=finished.error,
     )
-    task.status, task.error, task.result = finished.status, finished.error, finished.result
-    task.result = _json_copy(task.result)
+    task.error, task.result = finished.error, _json_copy(finished.result)
     task.finished_at, task.duration_s = finished.finished_at, finished.duration_s
     task.failures, task.not_before = finished.failures, finished.not_before
+    job_tasks.set_status(task, finished.status)
     if finished.status in FINAL_TASK_STATES or finished.status is TaskStatus.QUEUED:
         task.lease_owner = None
     if finished.status is TaskStatus.SUCCEEDED:

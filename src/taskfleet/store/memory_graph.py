@@ -7,12 +7,13 @@ final way every task downstream of it is skipped, as the SQLite store does.
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from taskfleet.errors import TaskfileError, TaskfileIssue
-from taskfleet.model import FINAL_TASK_STATES, Attempt, Task, TaskStatus
+from taskfleet.model import FINAL_TASK_STATES, Attempt, Task, TaskChange, TaskStatus
 
 __all__ = ["JobTasks", "link_dependencies", "satisfy_dependants", "skip_dependants"]
 
@@ -26,9 +27,21 @@ class JobTasks:
     unmet: dict[int, int] = field(default_factory=dict)
     dependants: dict[int, list[int]] = field(default_factory=dict)
     attempts: dict[int, dict[int, Attempt]] = field(default_factory=dict)
+    changes: list[TaskChange] = field(default_factory=list)
+    # Shared by every job of one store: change numbers increase across the store.
+    change_counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def in_order(self) -> Iterator[Task]:
         return (self.by_seq[seq] for seq in sorted(self.by_seq))
+
+    def set_status(self, task: Task, status: TaskStatus) -> None:
+        """Give ``task`` its new status (after its other fields) and log the change."""
+        if task.status is status:
+            return
+        task.status = status
+        error = None if task.error is None else task.error[:1000]
+        change = TaskChange(next(self.change_counter), task.id, status, task.attempts, error)
+        self.changes.append(change)
 
 
 def link_dependencies(job_id: str, job_tasks: JobTasks, edges: list[tuple[int, str]]) -> None:
@@ -50,7 +63,7 @@ def satisfy_dependants(job_tasks: JobTasks, seq: int) -> None:
         unmet = job_tasks.unmet[dependant]
         task = job_tasks.by_seq[dependant]
         if unmet == 1 and task.status is TaskStatus.PENDING:
-            task.status = TaskStatus.QUEUED
+            job_tasks.set_status(task, TaskStatus.QUEUED)
         job_tasks.unmet[dependant] = max(unmet - 1, 0)
 
 
@@ -68,7 +81,7 @@ def skip_dependants(job_tasks: JobTasks, root: Task, now: float) -> list[str]:
     for seq in sorted(reached):
         task = job_tasks.by_seq[seq]
         if task.status not in FINAL_TASK_STATES:
-            task.status, task.error, task.finished_at = TaskStatus.SKIPPED, error, now
-            task.lease_owner = None
+            task.error, task.finished_at, task.lease_owner = error, now, None
+            job_tasks.set_status(task, TaskStatus.SKIPPED)
             skipped.append(task.id)
     return skipped

@@ -23,6 +23,7 @@ from taskfleet.model import (
     RunnerInfo,
     StatusCounts,
     Task,
+    TaskChange,
     TaskSpec,
     TaskStatus,
     TaskUpdate,
@@ -89,6 +90,11 @@ FROM attempts WHERE job_id = ? AND seq = ? ORDER BY number
 _ROW_ATTEMPT = """
 SELECT attempts, COALESCE(attempt_runner, ''), started_at, finished_at, attempt_outcome, error
 FROM tasks WHERE job_id = ? AND seq = ? AND attempt_outcome IS NOT NULL
+"""
+# A range scan of the rowid: no index on job_id, so logging costs one append.
+_TASK_CHANGES = """
+SELECT change_seq, task_id, status, attempt, error FROM task_changes
+WHERE change_seq > ? AND job_id = ? ORDER BY change_seq LIMIT ?
 """
 
 
@@ -411,6 +417,15 @@ class SqliteStore:
             rows = conn.execute(_ATTEMPTS, (job_id, task.seq)).fetchall()
             rows += conn.execute(_ROW_ATTEMPT, (job_id, task.seq)).fetchall()
         return [Attempt(task_id, *row) for row in rows]
+
+    async def list_task_changes(
+        self, job_id: str, *, after_change_seq: int = 0, limit: int = 1000
+    ) -> list[TaskChange]:
+        """The job's task state changes after ``after_change_seq``, oldest first."""
+        with self._reading() as conn:
+            self._require_job(conn, job_id)
+            rows = conn.execute(_TASK_CHANGES, (after_change_seq, job_id, limit)).fetchall()
+        return [TaskChange(row[0], row[1], TaskStatus(row[2]), row[3], row[4]) for row in rows]
 
 
 def _status_filter(status: JobStatus | None) -> tuple[str, tuple[str, ...]]:

@@ -27,7 +27,12 @@ from taskfleet.model import (
 )
 
 # Index i holds the script that brings the schema to version i + 1.
-MIGRATIONS: tuple[str, ...] = ("sqlite_v1.sql", "sqlite_v2.sql", "sqlite_v3.sql")
+MIGRATIONS: tuple[str, ...] = (
+    "sqlite_v1.sql",
+    "sqlite_v2.sql",
+    "sqlite_v3.sql",
+    "sqlite_v4.sql",
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 JOB_COLUMNS = (

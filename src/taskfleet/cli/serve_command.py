@@ -1,0 +1,66 @@
+"""``taskfleet serve``: the REST API and the dashboard, with a worker inside."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import click
+
+from taskfleet.cli.main import CliState, pass_state
+from taskfleet.errors import UsageError
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only listens on this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option(
+    "--no-shell",
+    is_flag=True,
+    help="Refuse shell tasks, fs commands and --validate commands submitted through the API.",
+)
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, exists=True),
+    default=None,
+    help="Working directory of submitted jobs and root of fs tasks [default: here].",
+)
+@click.option(
+    "--max-body-mb",
+    type=click.FloatRange(min=0, min_open=True),
+    default=200.0,
+    show_default=True,
+    help="Largest request body accepted, in MB.",
+)
+@pass_state
+def serve(
+    state: CliState, /, host: str, port: int, no_shell: bool, root: str | None, max_body_mb: float
+) -> None:
+    """Serve the REST API and the dashboard, and run queued jobs, in one process."""
+    settings = state.settings()
+    if not is_loopback(host) and not settings.api_token:
+        raise UsageError(
+            f"refusing to listen on {host} without an API token: set TASKFLEET_API_TOKEN "
+            "(or listen on 127.0.0.1)"
+        )
+    import uvicorn
+
+    from taskfleet.server import create_app
+
+    app = create_app(
+        settings, no_shell=no_shell, body_limit_bytes=int(max_body_mb * 1_000_000), root=root
+    )
+    click.echo(f"taskfleet: serving on http://{host}:{port} (store {settings.db})", err=True)
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level)
+
+
+COMMANDS = [serve]

@@ -1,0 +1,180 @@
+"""The FastAPI app: routers, error mapping, the dashboard's files and the in-process worker.
+
+``create_app`` builds the app; its lifespan opens the store and starts a
+worker in the same event loop, so ``taskfleet serve`` is one process that
+accepts and runs jobs. Routers for more APIs (the OpenAI-compatible
+``/v1`` batch API) plug in through ``extra_routers``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from taskfleet.config import Settings
+from taskfleet.errors import JobConflict, NotFound, TaskfileError, UsageError
+from taskfleet.server import routes_batch, routes_jobs
+from taskfleet.server.auth import Guard
+from taskfleet.server.context import ServerContext
+from taskfleet.store import open_store
+from taskfleet.worker import Worker
+
+__all__ = ["DEFAULT_BODY_LIMIT_BYTES", "create_app"]
+
+DEFAULT_BODY_LIMIT_BYTES = 200 * 1_000_000
+WORKER_STOP_GRACE_S = 10.0
+log = logging.getLogger(__name__)
+
+
+def _static_dir() -> Path:
+    return Path(str(resources.files("taskfleet.server").joinpath("static")))
+
+
+def create_app(
+    settings: Settings | str,
+    *,
+    no_shell: bool = False,
+    body_limit_bytes: int = DEFAULT_BODY_LIMIT_BYTES,
+    token: str | None = None,
+    root: str | None = None,
+    run_worker: bool = True,
+    worker_concurrency: int | None = None,
+    worker_poll_s: float = 1.0,
+    extra_routers: Sequence[APIRouter] = (),
+) -> FastAPI:
+    """The app on the store of ``settings`` (or a store URL).
+
+    ``token``: required as a bearer token on every route but ``/healthz``
+    (default: the settings' ``api_token``). ``root``: working directory of
+    submitted jobs (default: the current directory). ``run_worker``: run
+    queued jobs in this process.
+    """
+    if isinstance(settings, str):
+        settings = Settings(db=settings, concurrency=os.cpu_count() or 1)
+    context = ServerContext(
+        settings=settings, root=os.path.abspath(root or os.getcwd()), no_shell=no_shell
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = open_store(settings.db)
+        await store.open()
+        context.store = store
+        worker_task: asyncio.Task[None] | None = None
+        worker = Worker(store, concurrency=worker_concurrency, poll_s=worker_poll_s)
+        if run_worker:
+            context.wake_worker = worker.wake.set
+            worker_task = asyncio.create_task(worker.run(), name="taskfleet-worker")
+        try:
+            yield
+        finally:
+            if worker_task is not None:
+                await _stop_worker(worker, worker_task)
+            context.store = None
+            await store.close()
+
+    app = FastAPI(
+        title="taskfleet",
+        summary="Run large batches of tasks in parallel without losing any.",
+        version=_version(),
+        lifespan=lifespan,
+    )
+    app.state.context = context
+    _add_error_handlers(app)
+    app.include_router(routes_jobs.router)
+    app.include_router(routes_batch.router)
+    for router in extra_routers:
+        app.include_router(router)
+    _add_dashboard(app)
+    app.add_middleware(
+        Guard,
+        token=token if token is not None else settings.api_token,
+        body_limit_bytes=body_limit_bytes,
+    )
+    return app
+
+
+def _version() -> str:
+    from importlib.metadata import version
+
+    return version("taskfleet")
+
+
+async def _stop_worker(worker: Worker, task: asyncio.Task[None]) -> None:
+    """Stop the worker: its job stops starting tasks, and is handed back as queued."""
+    worker.stop()
+    try:
+        await asyncio.wait_for(task, WORKER_STOP_GRACE_S)
+    except TimeoutError:
+        log.warning("the worker did not stop within %.0f s; cancelling it", WORKER_STOP_GRACE_S)
+    except Exception:
+        log.exception("the worker failed")
+
+
+def _add_dashboard(app: FastAPI) -> None:
+    static = _static_dir()
+    app.mount("/static", StaticFiles(directory=static), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def dashboard() -> FileResponse:
+        return FileResponse(static / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    def error(status: int, detail: Any) -> JSONResponse:
+        return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=status)
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> JSONResponse:
+        return error(404, str(exc))
+
+    @app.exception_handler(JobConflict)
+    async def conflict(request: Request, exc: JobConflict) -> JSONResponse:
+        return error(409, str(exc))
+
+    @app.exception_handler(TaskfileError)
+    async def bad_tasks(request: Request, exc: TaskfileError) -> JSONResponse:
+        return error(422, [_issue(issue) for issue in exc.issues])
+
+    @app.exception_handler(UsageError)
+    async def bad_usage(request: Request, exc: UsageError) -> JSONResponse:
+        return error(400, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_body(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = []
+        for item in exc.errors():
+            loc = [part for part in item.get("loc", ()) if part != "body"]
+            field = ".".join(str(part) for part in loc) or None
+            details.append({**item, "field": item.get("field", field)})
+        return error(422, details)
+
+
+def _issue(issue: Any) -> dict[str, Any]:
+    """One task problem as a 422 detail: where (task index, field) and what."""
+    index = None if issue.line is None else issue.line - 1
+    loc: list[Any] = ["body", "tasks"]
+    if index is not None:
+        loc.append(index)
+    if issue.field:
+        loc.append(issue.field)
+    return {
+        "loc": loc,
+        "index": index,
+        "line": issue.line,
+        "field": issue.field,
+        "msg": issue.message,
+        "type": "task_error",
+    }

@@ -1,0 +1,50 @@
+"""What every route gets: the open store, the settings and the server's policies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from taskfleet.config import Settings
+from taskfleet.kinds import Kind, get_kind
+from taskfleet.kinds.restricted import kinds_without_commands
+from taskfleet.store.base import Store
+
+
+def _nothing() -> None:
+    """No worker to wake."""
+
+
+@dataclass
+class ServerContext:
+    """The server's state, built by ``create_app`` and filled in by its lifespan."""
+
+    settings: Settings
+    root: str  # working directory of the jobs submitted here (shell cwd, fs root)
+    no_shell: bool = False
+    store: Store | None = None
+    wake_worker: Callable[[], None] = field(default=_nothing)
+
+    @property
+    def kinds(self) -> Callable[[str], Kind]:
+        """How submitted tasks look up their kind: without commands under --no-shell."""
+        return kinds_without_commands if self.no_shell else get_kind
+
+    def open_store(self) -> Store:
+        """The store; only while the app runs."""
+        if self.store is None:
+            raise RuntimeError("the store is not open: the app's lifespan has not started")
+        return self.store
+
+
+def get_context(request: Request) -> ServerContext:
+    """The dependency routes use to reach the server's state."""
+    context: ServerContext = request.app.state.context
+    return context
+
+
+def get_store(request: Request) -> Store:
+    """The dependency routes use to reach the store."""
+    return get_context(request).open_store()

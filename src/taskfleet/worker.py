@@ -1,0 +1,103 @@
+"""The worker: take queued jobs from the store and run them, one at a time.
+
+Used by ``taskfleet worker`` (which wires SIGINT/SIGTERM to :meth:`Worker.stop`)
+and by ``taskfleet serve`` (which runs it next to the HTTP server in one event
+loop). Many workers, in any processes, may share one store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+
+from taskfleet import service
+from taskfleet.engine.runner import Runner
+from taskfleet.errors import JobConflict
+from taskfleet.model import JobStatus
+from taskfleet.store.base import Store
+
+__all__ = ["Worker"]
+
+
+def _quiet(message: str) -> None:
+    """The default: say nothing."""
+
+
+class Worker:
+    """Runs queued jobs until stopped (or, with ``once``, until none is queued)."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        concurrency: int | None = None,
+        poll_s: float = 1.0,
+        on_message: Callable[[str], None] = _quiet,
+    ) -> None:
+        self.store = store
+        self.concurrency = concurrency
+        self.poll_s = poll_s
+        self.on_message = on_message
+        self._stopping = asyncio.Event()
+        self._current: list[Runner] = []
+        self.wake = asyncio.Event()  # set to look for queued jobs before the next poll
+
+    def stop(self) -> None:
+        """Start no new job; the running one stops starting tasks and is handed back."""
+        self._stopping.set()
+        for runner in self._current:
+            runner.request_stop()
+
+    async def run(self, *, once: bool = False) -> None:
+        """Run queued jobs until :meth:`stop` (or, with ``once``, until none is queued)."""
+        self.on_message("taskfleet worker: waiting for queued jobs")
+        while not self._stopping.is_set():
+            job_id = await self._oldest_queued()
+            if job_id is None:
+                if once:
+                    return
+                await self._idle()
+                continue
+            await self._run_one(job_id)
+
+    async def _oldest_queued(self) -> str | None:
+        waiting = await self.store.count_jobs(status=JobStatus.QUEUED)
+        # Oldest first: list_jobs is newest first, so take the last one.
+        queued = await self.store.list_jobs(
+            status=JobStatus.QUEUED, limit=1, offset=max(waiting - 1, 0)
+        )
+        return queued[-1].job_id if queued else None
+
+    async def _idle(self) -> None:
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        woken = asyncio.ensure_future(self.wake.wait())
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    asyncio.wait({stopping, woken}, return_when=asyncio.FIRST_COMPLETED),
+                    self.poll_s,
+                )
+        finally:
+            stopping.cancel()
+            woken.cancel()
+            self.wake.clear()
+
+    async def _run_one(self, job_id: str) -> None:
+        try:
+            job = await service.run_job(
+                self.store,
+                job_id,
+                mode="resume",
+                on_runner=self._current.append,
+                concurrency_cap=self.concurrency,
+            )
+        except JobConflict:
+            return  # another worker took it first
+        finally:
+            self._current.clear()
+        if job.status is JobStatus.INTERRUPTED:
+            # This worker was asked to stop: hand the job back to the other workers.
+            await self.store.set_job_status(job_id, JobStatus.QUEUED, time.time())
+        self.on_message(f"taskfleet worker: job {job_id} {job.status.value}")
