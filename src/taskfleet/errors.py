@@ -9,7 +9,8 @@ in one place (``taskfleet.cli.exit_codes``).
     ├── TaskfileError              bad task input: one or more TaskfileIssue (exit 2)
     ├── NotFound                   (exit 3)
     │   ├── JobNotFound
-    │   └── TaskNotFound
+    │   ├── TaskNotFound
+    │   └── FileNotFound           an uploaded file (the /v1 Batch API)
     ├── JobFailed                  taskfleet.map: some items failed for good
     ├── JobConflict                the job exists already, or is in a state that
     │                              forbids the action (running elsewhere, ...)
@@ -85,6 +86,12 @@ class TaskNotFound(NotFound):
         self.job_id = job_id
         self.task_id = task_id
         super().__init__(f"task '{task_id}' not found in job '{job_id}'")
+
+
+class FileNotFound(NotFound):
+    def __init__(self, file_id: str) -> None:
+        self.file_id = file_id
+        super().__init__(f"file '{file_id}' not found")
 
 
 class JobConflict(TaskfleetError):

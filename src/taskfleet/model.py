@@ -196,6 +196,19 @@ class Job:
     validation_round: int = 0
     error: str | None = None  # job-level error (e.g. the validation command failed)
     usage: Mapping[str, float] = field(default_factory=dict)
+    # What an interface remembers of the job (e.g. the OpenAI batch it stands for).
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    """An uploaded file (the OpenAI-compatible Batch API's input and output files)."""
+
+    file_id: str
+    purpose: str
+    filename: str
+    bytes: int
+    created_at: float
 
 
 @dataclass(slots=True)

@@ -22,6 +22,7 @@ from taskfleet.model import (
     JobStatus,
     RunnerInfo,
     StatusCounts,
+    StoredFile,
     Task,
     TaskChange,
     TaskSpec,
@@ -209,3 +210,17 @@ class Store(Protocol):
         skip, validation failure, lease release) is logged once, whoever made
         it; ``change_seq`` increases across the store. Raises JobNotFound.
         """
+
+    # -- files --------------------------------------------------------------
+
+    async def create_file(self, file: StoredFile, content: bytes) -> None:
+        """Store an uploaded file; its ``file_id`` is new (raise StoreError otherwise)."""
+
+    async def get_file(self, file_id: str) -> StoredFile:
+        """A file's description; raises FileNotFound."""
+
+    async def read_file(self, file_id: str) -> bytes:
+        """A file's content; raises FileNotFound."""
+
+    async def list_files(self, *, purpose: str | None = None, limit: int = 100) -> list[StoredFile]:
+        """Files, newest first (with that purpose)."""

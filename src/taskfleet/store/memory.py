@@ -15,7 +15,14 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import fields, replace
 from typing import Any
 
-from taskfleet.errors import JobConflict, JobNotFound, LeaseLost, StoreError, TaskNotFound
+from taskfleet.errors import (
+    FileNotFound,
+    JobConflict,
+    JobNotFound,
+    LeaseLost,
+    StoreError,
+    TaskNotFound,
+)
 from taskfleet.model import (
     FINAL_TASK_STATES,
     Attempt,
@@ -26,6 +33,7 @@ from taskfleet.model import (
     JobStatus,
     RunnerInfo,
     StatusCounts,
+    StoredFile,
     Task,
     TaskChange,
     TaskSpec,
@@ -59,6 +67,7 @@ class MemoryStore:
         self._claims = ClaimLedger()
         self._responses: dict[str, str] = {}  # response cache: key -> JSON text
         self._change_counter = itertools.count(1)
+        self._files: dict[str, tuple[StoredFile, bytes]] = {}
 
     async def open(self) -> None:
         """Nothing to connect to."""
@@ -368,6 +377,34 @@ class MemoryStore:
         # Change numbers increase along the list: find the first one after the cursor.
         start = bisect.bisect_right(changes, after_change_seq, key=lambda c: c.change_seq)
         return changes[start : start + limit]
+
+    # -- files --------------------------------------------------------------
+
+    async def create_file(self, file: StoredFile, content: bytes) -> None:
+        """Store an uploaded file under its new id."""
+        if file.file_id in self._files:
+            raise StoreError(f"file '{file.file_id}' exists already")
+        self._files[file.file_id] = (file, bytes(content))
+
+    async def get_file(self, file_id: str) -> StoredFile:
+        """A file's description; raises FileNotFound."""
+        return self._file(file_id)[0]
+
+    async def read_file(self, file_id: str) -> bytes:
+        """A file's content; raises FileNotFound."""
+        return self._file(file_id)[1]
+
+    def _file(self, file_id: str) -> tuple[StoredFile, bytes]:
+        try:
+            return self._files[file_id]
+        except KeyError:
+            raise FileNotFound(file_id) from None
+
+    async def list_files(self, *, purpose: str | None = None, limit: int = 100) -> list[StoredFile]:
+        """Files, newest first (with that purpose)."""
+        found = [f for f, _ in self._files.values() if purpose is None or f.purpose == purpose]
+        found.sort(key=lambda f: (-f.created_at, f.file_id))
+        return found[:limit]
 
 
 def _new_task(job_id: str, spec: TaskSpec, depends_on: tuple[str, ...]) -> Task:

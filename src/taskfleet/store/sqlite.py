@@ -15,13 +15,21 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from taskfleet.errors import JobConflict, JobNotFound, LeaseLost, StoreError, TaskNotFound
+from taskfleet.errors import (
+    FileNotFound,
+    JobConflict,
+    JobNotFound,
+    LeaseLost,
+    StoreError,
+    TaskNotFound,
+)
 from taskfleet.model import (
     Attempt,
     Job,
     JobStatus,
     RunnerInfo,
     StatusCounts,
+    StoredFile,
     Task,
     TaskChange,
     TaskSpec,
@@ -73,6 +81,11 @@ _CANCEL_OPEN_TASKS = """
 UPDATE tasks SET status = 'cancelled', finished_at = ?, error = 'cancelled', lease_owner = NULL
 WHERE job_id = ? AND status IN ('pending', 'queued')
 """
+_INSERT_FILE = (
+    "INSERT INTO files (file_id, purpose, filename, bytes, created_at, content) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+_SELECT_FILES = "SELECT file_id, purpose, filename, bytes, created_at FROM files"
 _FAIL_TASKS = """
 UPDATE tasks SET status = 'failed', error = :error, lease_owner = NULL
 WHERE job_id = :job_id AND task_id IN (SELECT value FROM json_each(:task_ids))
@@ -426,6 +439,40 @@ class SqliteStore:
             self._require_job(conn, job_id)
             rows = conn.execute(_TASK_CHANGES, (after_change_seq, job_id, limit)).fetchall()
         return [TaskChange(row[0], row[1], TaskStatus(row[2]), row[3], row[4]) for row in rows]
+
+    # -- files --------------------------------------------------------------
+
+    async def create_file(self, file: StoredFile, content: bytes) -> None:
+        """Store an uploaded file under its new id."""
+        row = (file.file_id, file.purpose, file.filename, file.bytes, file.created_at, content)
+        with self._transaction() as conn:
+            conn.execute(_INSERT_FILE, row)
+
+    async def get_file(self, file_id: str) -> StoredFile:
+        """A file's description; raises FileNotFound."""
+        with self._reading() as conn:
+            row = conn.execute(f"{_SELECT_FILES} WHERE file_id = ?", (file_id,)).fetchone()
+        if row is None:
+            raise FileNotFound(file_id)
+        return StoredFile(*row)
+
+    async def read_file(self, file_id: str) -> bytes:
+        """A file's content; raises FileNotFound."""
+        with self._reading() as conn:
+            row = conn.execute("SELECT content FROM files WHERE file_id = ?", (file_id,)).fetchone()
+        if row is None:
+            raise FileNotFound(file_id)
+        return bytes(row[0])
+
+    async def list_files(self, *, purpose: str | None = None, limit: int = 100) -> list[StoredFile]:
+        """Files, newest first (with that purpose)."""
+        where, params = ("", ()) if purpose is None else ("WHERE purpose = ?", (purpose,))
+        with self._reading() as conn:
+            rows = conn.execute(
+                f"{_SELECT_FILES} {where} ORDER BY created_at DESC, file_id LIMIT ?",
+                (*params, limit),
+            ).fetchall()
+        return [StoredFile(*row) for row in rows]
 
 
 def _status_filter(status: JobStatus | None) -> tuple[str, tuple[str, ...]]:

@@ -32,13 +32,14 @@ MIGRATIONS: tuple[str, ...] = (
     "sqlite_v2.sql",
     "sqlite_v3.sql",
     "sqlite_v4.sql",
+    "sqlite_v5.sql",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 JOB_COLUMNS = (
     "job_id, name, status, options, created_at, total, started_at, finished_at, "
     "runner_id, runner_host, runner_pid, runner_started_at, heartbeat_at, lease_s, "
-    "validation_round, error, usage"
+    "validation_round, error, usage, metadata"
 )
 TASK_COLUMNS = (
     "job_id, seq, task_id, kind, status, spec, priority, retries, timeout_s, "
@@ -254,6 +255,7 @@ def job_row(job: Job) -> tuple[Any, ...]:
         job.validation_round,
         job.error,
         encode_json(dict(job.usage)),
+        encode_json(dict(job.metadata)),
     )
 
 
@@ -282,4 +284,5 @@ def job_from_row(row: Sequence[Any]) -> Job:
         validation_round=row[14],
         error=row[15],
         usage=json.loads(row[16]),
+        metadata=json.loads(row[17]),
     )

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from taskfleet.errors import (
+    FileNotFound,
     JobConflict,
     JobNotFound,
     LeaseLost,
@@ -25,6 +26,7 @@ from taskfleet.model import (
     JobStatus,
     RunnerInfo,
     StatusCounts,
+    StoredFile,
     TaskSpec,
     TaskStatus,
     TaskUpdate,
@@ -727,3 +729,33 @@ async def test_response_cache(store: Store) -> None:
     await store.put_cached_response("k1", {"v": 2}, 11.0)
     assert await store.get_cached_response("k1") == {"v": 2}
     assert await store.get_cached_response("k2") is None
+
+
+# -- files and job metadata (the /v1 Batch API) ----------------------------------
+
+
+async def test_files_round_trip_newest_first(store: Store) -> None:
+    first = StoredFile("file-a", "batch", "in.jsonl", 3, 10.0)
+    second = StoredFile("file-b", "batch_output", "out.jsonl", 0, 20.0)
+    await store.create_file(first, b"abc")
+    await store.create_file(second, b"")
+    assert await store.get_file("file-a") == first
+    assert await store.read_file("file-a") == b"abc"
+    assert await store.read_file("file-b") == b""
+    assert await store.list_files() == [second, first]
+    assert await store.list_files(purpose="batch") == [first]
+    assert await store.list_files(limit=1) == [second]
+    with pytest.raises(FileNotFound):
+        await store.get_file("nope")
+    with pytest.raises(FileNotFound):
+        await store.read_file("nope")
+    with pytest.raises(StoreError):
+        await store.create_file(first, b"again")
+
+
+async def test_job_metadata_is_kept(store: Store) -> None:
+    metadata = {"openai_batch": {"endpoint": "/v1/chat/completions", "metadata": {"k": "v"}}}
+    await store.create_job(job(metadata=metadata), tasks(1))
+    assert (await store.get_job("job-1")).metadata == metadata
+    await store.acquire_job("job-1", runner("r1"), [JobStatus.QUEUED])
+    assert (await store.get_job("job-1")).metadata == metadata
