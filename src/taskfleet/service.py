@@ -122,6 +122,7 @@ async def create_job(
     job_id: str | None = None,
     name: str = "",
     status: JobStatus = JobStatus.QUEUED,
+    metadata: Mapping[str, Any] | None = None,
 ) -> Job:
     """Validate-and-store a job in one transaction; bad input stores nothing."""
     job = Job(
@@ -131,6 +132,7 @@ async def create_job(
         options=options,
         created_at=time.time(),
         total=0,
+        metadata=dict(metadata or {}),
     )
     return await store.create_job(job, tasks)
 
@@ -156,6 +158,7 @@ async def submit_objects(
         profiles=profiles,
         resource_limits=options.resource_limits,
         kinds=kinds or get_kind,
+        endpoints=options.endpoints,
     )
     return await create_job(store, tasks, options, job_id=job_id, name=name)
 

@@ -2,8 +2,8 @@
 
 ``create_app`` builds the app; its lifespan opens the store and starts a
 worker in the same event loop, so ``taskfleet serve`` is one process that
-accepts and runs jobs. Routers for more APIs (the OpenAI-compatible
-``/v1`` batch API) plug in through ``extra_routers``.
+accepts and runs jobs. The OpenAI-compatible Batch API lives under ``/v1``;
+more routers plug in through ``extra_routers``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from fastapi.staticfiles import StaticFiles
 
 from taskfleet.config import Settings
 from taskfleet.errors import JobConflict, NotFound, TaskfileError, UsageError
-from taskfleet.server import routes_batch, routes_jobs
+from taskfleet.server import routes_batch, routes_jobs, routes_openai
 from taskfleet.server.auth import Guard
 from taskfleet.server.context import ServerContext
 from taskfleet.store import open_store
@@ -95,6 +95,7 @@ def create_app(
     _add_error_handlers(app)
     app.include_router(routes_jobs.router)
     app.include_router(routes_batch.router)
+    app.include_router(routes_openai.router)
     for router in extra_routers:
         app.include_router(router)
     _add_dashboard(app)
@@ -135,6 +136,10 @@ def _add_dashboard(app: FastAPI) -> None:
 def _add_error_handlers(app: FastAPI) -> None:
     def error(status: int, detail: Any) -> JSONResponse:
         return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=status)
+
+    @app.exception_handler(routes_openai.OpenAIError)
+    async def openai_error(request: Request, exc: routes_openai.OpenAIError) -> JSONResponse:
+        return exc.response()
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> JSONResponse:

@@ -52,7 +52,13 @@ def job_options(settings: Settings, cwd: str, **given: Any) -> JobOptions:
     }
     values = {key: value for key, value in given.items() if value is not None}
     merged = {**defaults, **values}
-    return make_options(**merged, profiles=settings.profiles, resources=settings.resources, cwd=cwd)
+    return make_options(
+        **merged,
+        profiles=settings.profiles,
+        resources=settings.resources,
+        cwd=cwd,
+        endpoints=settings.endpoints,
+    )
 
 
 class Progress(BaseModel):
