@@ -215,15 +215,17 @@ class AdaptiveRate:
     """A request rate learned from an endpoint that rejects but does not say its limit.
 
     Until the first rejection there is no rate limit at all. At the first
-    rejection the rate becomes what was accepted over the last few seconds;
-    afterwards each rejection takes ``decrease`` off and every second without
-    one adds ``increase_share`` of the rate back, so the sending rate probes
-    just below the server's limit and meets a 429 rarely.
+    rejection the rate becomes what was accepted over the last few seconds
+    (over at least one second: a burst of 20 in the first 50 ms says 20 a
+    second, not 400); afterwards each rejection multiplies it by ``decrease``
+    and every second without one grows it by ``increase_share``, so the
+    sending rate probes just below the server's limit and meets a 429 once
+    every few seconds.
     """
 
     WINDOW_S = 3.0
 
-    def __init__(self, *, decrease: float = 0.9, increase_share: float = 0.01) -> None:
+    def __init__(self, *, decrease: float = 0.9, increase_share: float = 0.05) -> None:
         self.decrease = decrease
         self.increase_share = increase_share
         self.budget: SmoothBudget | None = None
@@ -255,8 +257,9 @@ class AdaptiveRate:
         self._grown_at = now
         if self.budget is None:
             horizon = now - self.WINDOW_S
-            recent = sum(1 for t in self._accepted if t >= horizon)
-            per_minute = max(recent / self.WINDOW_S, 1.0) * SECONDS_PER_MINUTE
+            recent = [t for t in self._accepted if t >= horizon]
+            span_s = max(now - recent[0], 1.0) if recent else self.WINDOW_S
+            per_minute = max(len(recent) / span_s, 1.0) * SECONDS_PER_MINUTE
             self.budget = SmoothBudget(per_minute * self.decrease, now)
             return
         self.budget.set_rate(max(self.budget.per_minute * self.decrease, 1.0), now)
