@@ -79,6 +79,7 @@ class FakeOpenAI:
         self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
         self._ready = threading.Event()
+        self._connections: set[asyncio.Task[Any]] = set()
         self.reset()
 
     # -- lifecycle --------------------------------------------------------------
@@ -96,10 +97,18 @@ class FakeOpenAI:
 
     def stop(self) -> None:
         if self._loop is not None and self._server is not None:
-            self._loop.call_soon_threadsafe(self._server.close)
+            done = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
+            done.result(10)
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(10)
+
+    async def _shutdown(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
 
     def __enter__(self) -> FakeOpenAI:
         return self.start()
@@ -117,6 +126,7 @@ class FakeOpenAI:
         try:
             self._loop.run_forever()
         finally:
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
             self._loop.close()
 
     # -- what it saw -------------------------------------------------------------
@@ -150,6 +160,9 @@ class FakeOpenAI:
     # -- HTTP -------------------------------------------------------------------
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
         try:
             while True:
                 request = await _read_request(reader)
@@ -159,9 +172,10 @@ class FakeOpenAI:
                 status, extra, payload = await self._route(method, path, headers, body)
                 _write_response(writer, status, extra, payload)
                 await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass
         finally:
+            self._connections.discard(task)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()

@@ -10,6 +10,10 @@ Providers quantize per-minute limits to shorter windows, so a full minute's
 burst at start-up is exactly what earns a 429; with a one-second bucket no
 window of any length sees more than ``rate * window + one second's worth``.
 
+Buckets start nearly empty (one request, no tokens), not full: a full bucket
+at start would let the first second carry two seconds' worth, which is
+exactly what a provider counting per second rejects.
+
 A reservation may be larger than the bucket (one request of 3,000 tokens
 against 60,000 tokens per minute, i.e. 1,000 a second): it is let through
 once the bucket is full and leaves the level negative, a debt that the
@@ -27,13 +31,13 @@ SECONDS_PER_MINUTE = 60.0
 class SmoothBudget:
     """A token bucket of one second's worth of a per-minute rate."""
 
-    def __init__(self, per_minute: float, now: float) -> None:
+    def __init__(self, per_minute: float, now: float, *, initial: float | None = None) -> None:
         if per_minute <= 0:
             raise ValueError("per_minute must be > 0")
         self.per_minute = per_minute
         self.rate_per_s = per_minute / SECONDS_PER_MINUTE
         self.capacity = self.rate_per_s  # one second's worth
-        self._level = self.capacity
+        self._level = self.capacity if initial is None else min(initial, self.capacity)
         self._updated_at = now
 
     def level(self, now: float) -> float:
@@ -109,16 +113,24 @@ class RateLimiter:
         *,
         requests_per_minute: float | None = None,
         tokens_per_minute: float | None = None,
+        share: float = 1.0,
     ) -> None:
-        self.requests = SmoothBudget(requests_per_minute, now) if requests_per_minute else None
-        self.tokens = SmoothBudget(tokens_per_minute, now) if tokens_per_minute else None
+        # ``share``: the part of the stated limits to aim at (headroom for jitter).
+        self.tokens_per_minute = tokens_per_minute
+        self.requests = None
+        if requests_per_minute:
+            self.requests = SmoothBudget(requests_per_minute * share, now, initial=1.0)
+        self.tokens = None
+        if tokens_per_minute:
+            self.tokens = SmoothBudget(tokens_per_minute * share, now, initial=0.0)
 
     def check_size(self, tokens: float) -> None:
         """Raise TooLarge if ``tokens`` exceeds the whole per-minute token budget."""
-        if self.tokens is not None and tokens > self.tokens.per_minute:
+        budget = self.tokens_per_minute
+        if budget is not None and tokens > budget:
             raise TooLarge(
                 f"request needs about {tokens:.0f} tokens, more than the endpoint's "
-                f"whole budget of {self.tokens.per_minute:.0f} tokens per minute"
+                f"whole budget of {budget:.0f} tokens per minute"
             )
 
     def try_reserve(self, tokens: float, now: float) -> Verdict:
@@ -215,15 +227,17 @@ class AdaptiveRate:
     """A request rate learned from an endpoint that rejects but does not say its limit.
 
     Until the first rejection there is no rate limit at all. At the first
-    rejection the rate becomes what was accepted over the last few seconds;
-    afterwards each rejection takes ``decrease`` off and every second without
-    one adds ``increase_share`` of the rate back, so the sending rate probes
-    just below the server's limit and meets a 429 rarely.
+    rejection the rate becomes what was accepted over the last few seconds
+    (over at least one second: a burst of 20 in the first 50 ms says 20 a
+    second, not 400); afterwards each rejection multiplies it by ``decrease``
+    and every second without one grows it by ``increase_share``, so the
+    sending rate probes just below the server's limit and meets a 429 once
+    every few seconds.
     """
 
     WINDOW_S = 3.0
 
-    def __init__(self, *, decrease: float = 0.9, increase_share: float = 0.01) -> None:
+    def __init__(self, *, decrease: float = 0.9, increase_share: float = 0.05) -> None:
         self.decrease = decrease
         self.increase_share = increase_share
         self.budget: SmoothBudget | None = None
@@ -255,9 +269,10 @@ class AdaptiveRate:
         self._grown_at = now
         if self.budget is None:
             horizon = now - self.WINDOW_S
-            recent = sum(1 for t in self._accepted if t >= horizon)
-            per_minute = max(recent / self.WINDOW_S, 1.0) * SECONDS_PER_MINUTE
-            self.budget = SmoothBudget(per_minute * self.decrease, now)
+            recent = [t for t in self._accepted if t >= horizon]
+            span_s = max(now - recent[0], 1.0) if recent else self.WINDOW_S
+            per_minute = max(len(recent) / span_s, 1.0) * SECONDS_PER_MINUTE
+            self.budget = SmoothBudget(per_minute * self.decrease, now, initial=0.0)
             return
         self.budget.set_rate(max(self.budget.per_minute * self.decrease, 1.0), now)
 
