@@ -13,7 +13,7 @@ from typing import Any
 import openai
 import pytest
 
-from tests.fakes.openai_server import FakeOpenAI
+from fakes.openai_server import FakeOpenAI
 
 from .conftest import LiveServer, ServerFactory
 from .helpers import wait_for
@@ -49,6 +49,10 @@ def upload(client: openai.OpenAI, lines: list[str]) -> Any:
     return client.files.create(file=("requests.jsonl", content), purpose="batch")
 
 
+def jsonl(client: openai.OpenAI, file_id: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in client.files.content(file_id).text.splitlines()]
+
+
 def wait_batch(client: openai.OpenAI, batch_id: str) -> Any:
     def ended() -> Any:
         batch = client.batches.retrieve(batch_id)
@@ -80,14 +84,18 @@ def test_sdk_runs_a_batch_end_to_end(live: LiveServer, fake: FakeOpenAI) -> None
     assert (counts.total, counts.completed, counts.failed) == (6, 5, 1)
     assert done.output_file_id and done.error_file_id
 
-    output = [json.loads(line) for line in client.files.content(done.output_file_id).text.splitlines()]
+    output = [
+        json.loads(line) for line in client.files.content(done.output_file_id).text.splitlines()
+    ]
     # Input order, one line per answered request, with OpenAI's fields.
     assert [record["custom_id"] for record in output] == [f"req-{i}" for i in range(1, 6)]
     first = output[0]
     assert first["id"].startswith("batch_req_") and first["error"] is None
     assert first["response"]["status_code"] == 200
     assert first["response"]["body"]["choices"][0]["message"]["content"] == "echo: question 1"
-    errors = [json.loads(line) for line in client.files.content(done.error_file_id).text.splitlines()]
+    errors = [
+        json.loads(line) for line in client.files.content(done.error_file_id).text.splitlines()
+    ]
     assert [record["custom_id"] for record in errors] == ["bad-one"]
     assert errors[0]["response"]["status_code"] == 400
     # Every request reached the provider once: the 400 was not retried.
