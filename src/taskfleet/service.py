@@ -10,14 +10,11 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taskfleet.config import Profile
 from taskfleet.engine.liveness import reap_if_dead
-from taskfleet.engine.progress import EventListener
-from taskfleet.engine.runner import Runner
 from taskfleet.errors import JobConflict
-from taskfleet.kinds import Kind, get_kind
 from taskfleet.model import (
     RETRYABLE_TASK_STATES,
     Attempt,
@@ -32,7 +29,11 @@ from taskfleet.model import (
 )
 from taskfleet.results import iso
 from taskfleet.store.base import Store
-from taskfleet.taskfile import parse_tasks
+
+if TYPE_CHECKING:  # the runner, kinds and parser load only in the commands that run or parse
+    from taskfleet.engine.progress import EventListener
+    from taskfleet.engine.runner import Runner
+    from taskfleet.kinds import Kind
 
 RESUMABLE = frozenset({JobStatus.QUEUED, JobStatus.INTERRUPTED})
 RETRYABLE = frozenset(
@@ -152,6 +153,9 @@ async def submit_objects(
     Bad input raises TaskfileError (``line`` is the 1-based position in
     ``objects``) and stores nothing. ``kinds`` restricts the kinds allowed.
     """
+    from taskfleet.kinds import get_kind
+    from taskfleet.taskfile import parse_tasks
+
     tasks = parse_tasks(
         objects,
         source_name="<body>",
@@ -225,6 +229,8 @@ async def run_job(
         from_statuses = RETRYABLE
     elif job.status.is_final:
         return job  # resume of an ended job: nothing to do
+    from taskfleet.engine.runner import Runner
+
     runner = Runner(
         store, job_id, callables=callables, on_event=on_event, concurrency_cap=concurrency_cap
     )

@@ -11,7 +11,6 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +108,8 @@ def _migrate(conn: sqlite3.Connection, path: str) -> None:
                 f"{SCHEMA_VERSION}: upgrade taskfleet"
             )
         for number in range(version + 1, SCHEMA_VERSION + 1):
+            from importlib import resources  # only when a migration runs: it costs ~15 ms
+
             script = resources.files("taskfleet.store").joinpath("sql", MIGRATIONS[number - 1])
             for statement in split_statements(script.read_text(encoding="utf-8")):
                 conn.execute(statement)
