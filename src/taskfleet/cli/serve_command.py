@@ -9,6 +9,8 @@ import click
 from taskfleet.cli.main import CliState, pass_state
 from taskfleet.errors import UsageError
 
+SHUTDOWN_GRACE_S = 3
+
 
 def is_loopback(host: str) -> bool:
     """Whether ``host`` only listens on this machine."""
@@ -60,7 +62,14 @@ def serve(
         settings, no_shell=no_shell, body_limit_bytes=int(max_body_mb * 1_000_000), root=root
     )
     click.echo(f"taskfleet: serving on http://{host}:{port} (store {settings.db})", err=True)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level)
+    # Event streams last as long as their jobs: on shutdown, close them after a grace period.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+    )
 
 
 COMMANDS = [serve]

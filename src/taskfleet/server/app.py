@@ -34,7 +34,8 @@ from taskfleet.worker import Worker
 __all__ = ["DEFAULT_BODY_LIMIT_BYTES", "create_app"]
 
 DEFAULT_BODY_LIMIT_BYTES = 200 * 1_000_000
-WORKER_STOP_GRACE_S = 10.0
+WORKER_STOP_GRACE_S = 5.0  # for running tasks to finish when the server stops
+WORKER_KILL_WAIT_S = 15.0
 log = logging.getLogger(__name__)
 
 
@@ -52,6 +53,7 @@ def create_app(
     run_worker: bool = True,
     worker_concurrency: int | None = None,
     worker_poll_s: float = 1.0,
+    worker_stop_grace_s: float = WORKER_STOP_GRACE_S,
     extra_routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
     """The app on the store of ``settings`` (or a store URL).
@@ -81,7 +83,7 @@ def create_app(
             yield
         finally:
             if worker_task is not None:
-                await _stop_worker(worker, worker_task)
+                await _stop_worker(worker, worker_task, worker_stop_grace_s)
             context.store = None
             await store.close()
 
@@ -112,15 +114,22 @@ def _version() -> str:
     return version("taskfleet")
 
 
-async def _stop_worker(worker: Worker, task: asyncio.Task[None]) -> None:
-    """Stop the worker: its job stops starting tasks, and is handed back as queued."""
+async def _stop_worker(worker: Worker, task: asyncio.Task[None], grace_s: float) -> None:
+    """Stop the worker; its job is handed back as queued for the next worker.
+
+    Running tasks get ``grace_s`` to finish, then they are killed (they run
+    again later without spending a retry).
+    """
     worker.stop()
-    try:
-        await asyncio.wait_for(task, WORKER_STOP_GRACE_S)
-    except TimeoutError:
-        log.warning("the worker did not stop within %.0f s; cancelling it", WORKER_STOP_GRACE_S)
-    except Exception:
-        log.exception("the worker failed")
+    done, _ = await asyncio.wait({task}, timeout=grace_s)
+    if not done:
+        log.warning("killing the tasks still running after %.0f s", grace_s)
+        worker.kill()
+        done, _ = await asyncio.wait({task}, timeout=WORKER_KILL_WAIT_S)
+    if not done:
+        task.cancel()
+    elif not task.cancelled() and task.exception() is not None:
+        log.error("the worker failed", exc_info=task.exception())
 
 
 def _add_dashboard(app: FastAPI) -> None:
