@@ -48,6 +48,7 @@ def test_the_dashboard_and_events_take_the_token_without_a_header(
     events = read_events(server.client, f"/jobs/j/events?token={TOKEN}")
     assert events[-1]["event"] == "end"
     assert server.client.get(f"/jobs?token={TOKEN}").status_code == 401  # events route only
+    assert server.client.get(f"/jobs/j/tasks/events?token={TOKEN}").status_code == 401
     with httpx.Client(base_url=server.url, follow_redirects=True) as browser:
         login = browser.get(f"/?token={TOKEN}")
         assert login.status_code == 200  # redirected to / with the cookie set

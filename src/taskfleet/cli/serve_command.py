@@ -54,9 +54,15 @@ def serve(
             f"refusing to listen on {host} without an API token: set TASKFLEET_API_TOKEN "
             "(or listen on 127.0.0.1)"
         )
-    import uvicorn
+    try:
+        import uvicorn
 
-    from taskfleet.server import create_app
+        from taskfleet.server import create_app
+    except ImportError as exc:
+        raise UsageError(
+            f"taskfleet serve needs the server extras ({exc.name} is missing): "
+            "pip install 'taskfleet[server]'"
+        ) from exc
 
     app = create_app(
         settings, no_shell=no_shell, body_limit_bytes=int(max_body_mb * 1_000_000), root=root

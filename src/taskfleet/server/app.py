@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -69,24 +70,13 @@ def create_app(
         settings=settings, root=os.path.abspath(root or os.getcwd()), no_shell=no_shell
     )
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = open_store(settings.db)
-        await store.open()
-        context.store = store
-        worker_task: asyncio.Task[None] | None = None
-        worker = Worker(store, concurrency=worker_concurrency, poll_s=worker_poll_s)
-        if run_worker:
-            context.wake_worker = worker.wake.set
-            worker_task = asyncio.create_task(worker.run(), name="taskfleet-worker")
-        try:
-            yield
-        finally:
-            if worker_task is not None:
-                await _stop_worker(worker, worker_task, worker_stop_grace_s)
-            context.store = None
-            await store.close()
-
+    lifespan = _lifespan(
+        context,
+        run_worker=run_worker,
+        worker_concurrency=worker_concurrency,
+        worker_poll_s=worker_poll_s,
+        worker_stop_grace_s=worker_stop_grace_s,
+    )
     app = FastAPI(
         title="taskfleet",
         summary="Run large batches of tasks in parallel without losing any.",
@@ -106,6 +96,37 @@ def create_app(
         body_limit_bytes=body_limit_bytes,
     )
     return app
+
+
+def _lifespan(
+    context: ServerContext,
+    *,
+    run_worker: bool,
+    worker_concurrency: int | None,
+    worker_poll_s: float,
+    worker_stop_grace_s: float,
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Open the store and start the worker while the app runs; stop and close after."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = open_store(context.settings.db)
+        await store.open()
+        context.store = store
+        worker_task: asyncio.Task[None] | None = None
+        worker = Worker(store, concurrency=worker_concurrency, poll_s=worker_poll_s)
+        if run_worker:
+            context.wake_worker = worker.wake.set
+            worker_task = asyncio.create_task(worker.run(), name="taskfleet-worker")
+        try:
+            yield
+        finally:
+            if worker_task is not None:
+                await _stop_worker(worker, worker_task, worker_stop_grace_s)
+            context.store = None
+            await store.close()
+
+    return lifespan
 
 
 def _version() -> str:

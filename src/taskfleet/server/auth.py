@@ -14,6 +14,7 @@ when given, else by counting a chunked body as it arrives.
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from http.cookies import SimpleCookie
 from typing import Any
@@ -28,6 +29,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 COOKIE = "taskfleet_token"
+_EVENTS_PATH = re.compile(r"/jobs/[^/]+/events")
 OPEN_PATHS = frozenset({"/healthz"})
 _LOGIN_PAGE = """<!doctype html><meta charset="utf-8"><title>taskfleet</title>
 <p>This taskfleet server needs its API token. Open <code>/?token=YOUR_TOKEN</code> once
@@ -74,7 +76,7 @@ class Guard:
         given = _bearer(headers) or _cookie(headers)
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         from_query = (query.get("token") or [None])[0]
-        if path.endswith("/events") and given is None:
+        if _EVENTS_PATH.fullmatch(path) and given is None:
             given = from_query
         if given is not None and hmac.compare_digest(given.encode(), self.token.encode()):
             return None

@@ -4,6 +4,7 @@
 "use strict";
 
 const FINAL = new Set(["completed", "failed", "cancelled"]);
+const LIST_STREAMS = 3;
 const $ = (id) => document.getElementById(id);
 const state = { streams: new Map(), job: null, after: 0, ended: new Map(), timer: null };
 
@@ -85,7 +86,9 @@ async function showJobs() {
   const list = $("jobs");
   list.replaceChildren(...data.jobs.map(jobItem));
   $("no-jobs").hidden = data.jobs.length > 0;
+  // Browsers allow about six connections per server: follow a few jobs live, refresh the rest.
   for (const job of data.jobs) {
+    if (state.streams.size >= LIST_STREAMS) break;
     if (!FINAL.has(job.status) && !state.streams.has(job.job_id)) {
       follow(job.job_id, {
         progress: (p) => updateJobItem(job.job_id, p, null),
