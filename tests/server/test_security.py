@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import httpx
 
-from .conftest import ServerFactory
+from .conftest import LiveServer, ServerFactory
 from .helpers import read_events
 
 TOKEN = "s3cret-token"
@@ -88,6 +88,7 @@ def test_no_shell_refuses_commands(start_server: ServerFactory) -> None:
         {"tasks": [{"command": "true"}]},
         {"tasks": [{"kind": "shell", "command": ["true"]}]},
         {"tasks": [{"kind": "fs", "op": "command", "command": "true"}]},
+        {"tasks": [{"function": "os:system", "args": ["true"]}]},
         {"tasks": [{"duration": 0}], "validate": "true"},
     ]
     for body in cases:
@@ -122,3 +123,16 @@ def test_fs_escapes_fail_with_the_path(start_server: ServerFactory) -> None:
     assert rows["inside"]["status"] == "succeeded"
     assert not (server.root.parent / "x.txt").exists()
     assert not (outside / "y.txt").exists()
+
+
+def test_writes_from_other_sites_are_refused(server: LiveServer) -> None:
+    server.submit([{"duration": 30}], id="j")
+    evil = {"Origin": "http://evil.example"}
+    assert server.client.post("/jobs/j/cancel", headers=evil).status_code == 403
+    assert (
+        server.client.post("/jobs", json={"tasks": [{"duration": 0}]}, headers=evil).status_code
+        == 403
+    )
+    assert server.client.get("/jobs/j", headers=evil).status_code == 200
+    same = {"Origin": server.url}
+    assert server.client.post("/jobs/j/cancel", headers=same).status_code == 200

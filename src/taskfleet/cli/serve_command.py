@@ -28,7 +28,7 @@ def is_loopback(host: str) -> bool:
 @click.option(
     "--no-shell",
     is_flag=True,
-    help="Refuse shell tasks, fs commands and --validate commands submitted through the API.",
+    help="Refuse shell and python tasks, fs commands and validate commands from the API.",
 )
 @click.option(
     "--root",
