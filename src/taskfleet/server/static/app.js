@@ -279,10 +279,14 @@ async function showTask(jobId, taskId) {
   $("attempts").tBodies[0].replaceChildren(...task.attempt_history.map((a) => el("tr", {}, [
     el("td", { textContent: String(a.number) }),
     el("td", { textContent: a.outcome || "running" }),
-    el("td", { textContent: a.started_at || "" }),
-    el("td", { textContent: a.finished_at || "" }),
+    el("td", { textContent: shortTime(a.started_at) }),
+    el("td", { textContent: shortTime(a.finished_at) }),
     el("td", { className: "error", textContent: a.error || "" }),
   ])));
+}
+
+function shortTime(iso) {
+  return iso ? iso.replace("T", " ").slice(0, 19) : "";
 }
 
 function outputText(result) {
