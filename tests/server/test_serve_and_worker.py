@@ -107,3 +107,33 @@ def test_serve_with_a_token_runs_jobs_and_stops_on_sigint(tmp_path: Path) -> Non
     )
     stdout, _ = check.communicate(timeout=60)
     assert json.loads(stdout)["status"] == "queued"
+
+
+def test_a_second_signal_makes_the_worker_kill_its_tasks(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    server = start_server(run_worker=False)
+    server.submit([{"id": "long", "duration": 120}], id="j")
+    log = tmp_path / "worker.log"
+    with log.open("w") as stderr:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "taskfleet", "--db", server.db_url, "worker", "--poll", "0.1"],
+            cwd=tmp_path,
+            env=clean_env(),
+            stderr=stderr,
+        )
+    try:
+        wait_for(lambda: server.job("j")["running"] == 1, 60, "the task to start")
+        worker.send_signal(signal.SIGTERM)
+        # Signals do not queue: send the second once the first was handled.
+        wait_for(lambda: "stopping" in log.read_text(), 30, "the first signal to be handled")
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)  # long before the task's 120 s
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(timeout=30)
+    job = server.job("j")
+    assert (job["status"], job["queued"]) == ("queued", 1)
+    detail = server.client.get("/jobs/j/tasks/long").json()
+    assert detail["attempt_history"][0]["outcome"] == "interrupted"

@@ -332,8 +332,10 @@ async def _run_worker(store: Store, *, concurrency: int | None, poll_s: float, o
         nonlocal presses
         presses += 1
         if presses == 1:
+            say("taskfleet worker: stopping: running tasks finish (signal again to kill them)")
             worker.stop()
         else:
+            say("taskfleet worker: killing running tasks")
             worker.kill()
 
     loop = asyncio.get_running_loop()

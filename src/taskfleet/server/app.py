@@ -24,7 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from taskfleet.config import Settings
+from taskfleet.config import Settings, normalize_db_url
 from taskfleet.errors import JobConflict, NotFound, TaskfileError, UsageError
 from taskfleet.server import routes_batch, routes_jobs
 from taskfleet.server.auth import Guard
@@ -65,7 +65,8 @@ def create_app(
     queued jobs in this process.
     """
     if isinstance(settings, str):
-        settings = Settings(db=settings, concurrency=os.cpu_count() or 1)
+        url = normalize_db_url(settings, Path.cwd())
+        settings = Settings(db=url, concurrency=os.cpu_count() or 1)
     context = ServerContext(
         settings=settings, root=os.path.abspath(root or os.getcwd()), no_shell=no_shell
     )
