@@ -267,6 +267,16 @@ function drawThroughput() {
 
 async function showTask(jobId, taskId) {
   state.job = jobId;
+  await renderTask(jobId, taskId);
+  // Live: a change of this task (a new attempt, its end) shows at once.
+  follow(jobId, {
+    task: (change) => {
+      if (change.id === taskId) renderTask(jobId, taskId).catch(() => {});
+    },
+  });
+}
+
+async function renderTask(jobId, taskId) {
   const task = await api(`/jobs/${encodeURIComponent(jobId)}/tasks/${encodeURIComponent(taskId)}`);
   $("task-back").href = `#/jobs/${encodeURIComponent(jobId)}`;
   $("task-title").textContent = task.id;
