@@ -6,7 +6,9 @@
 const FINAL = new Set(["completed", "failed", "cancelled"]);
 const LIST_STREAMS = 3;
 const $ = (id) => document.getElementById(id);
-const state = { streams: new Map(), job: null, after: 0, ended: new Map(), timer: null };
+const state = {
+  streams: new Map(), job: null, after: 0, ended: new Map(), timer: null, drawing: false,
+};
 
 async function api(path, options = {}) {
   const response = await fetch(path, { credentials: "same-origin", ...options });
@@ -225,7 +227,17 @@ function onTaskChange(change) {
   // Keyed by task: a replayed or repeated change only moves that task's end time.
   if (change.finished_at) state.ended.set(change.id, Date.parse(change.finished_at));
   else state.ended.delete(change.id);
-  drawThroughput();
+  scheduleDraw();
+}
+
+// At most one redraw a frame, however many events arrive (a replay may bring thousands).
+function scheduleDraw() {
+  if (state.drawing) return;
+  state.drawing = true;
+  requestAnimationFrame(() => {
+    state.drawing = false;
+    drawThroughput();
+  });
 }
 
 function drawThroughput() {
