@@ -88,6 +88,8 @@ def create_app(
     _add_error_handlers(app)
     app.include_router(routes_jobs.router)
     app.include_router(routes_batch.router)
+    # The OpenAI-compatible batch API (server/openai_batch.py, with the llm kind)
+    # joins here as one more router, behind the same token check and body cap.
     for router in extra_routers:
         app.include_router(router)
     _add_dashboard(app)
