@@ -340,6 +340,7 @@ class TaskChange(NamedTuple):
     status: TaskStatus
     attempt: int
     error: str | None = None
+    finished_at: float | None = None  # when a final status was reached
 
 
 @dataclass(frozen=True, slots=True)

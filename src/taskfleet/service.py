@@ -324,10 +324,17 @@ def progress_block(report: JobReport, current: str | None) -> dict[str, Any]:
     }
 
 
+async def report_progress(store: Store, report: JobReport) -> dict[str, Any]:
+    """The progress block of a job's report (``current_item`` looked up only while running)."""
+    running = report.counts.running > 0
+    current = await current_item(store, report.job.job_id) if running else None
+    return progress_block(report, current)
+
+
 async def job_progress(store: Store, job_id: str) -> tuple[JobReport, dict[str, Any]]:
     """A job's report and its progress block."""
     report = await job_report(store, job_id)
-    return report, progress_block(report, await current_item(store, job_id))
+    return report, await report_progress(store, report)
 
 
 async def store_stats(store: Store) -> dict[str, Any]:

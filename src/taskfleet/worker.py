@@ -50,6 +50,12 @@ class Worker:
         for runner in self._current:
             runner.request_stop()
 
+    def kill(self) -> None:
+        """Stop, and also kill the running tasks: they run again later without spending a retry."""
+        self.stop()
+        for runner in self._current:
+            runner.request_kill()
+
     async def run(self, *, once: bool = False) -> None:
         """Run queued jobs until :meth:`stop` (or, with ``once``, until none is queued)."""
         self.on_message("taskfleet worker: waiting for queued jobs")

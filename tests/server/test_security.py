@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import httpx
 
-from .conftest import ServerFactory
+from .conftest import LiveServer, ServerFactory
 from .helpers import read_events
 
 TOKEN = "s3cret-token"
@@ -48,6 +48,7 @@ def test_the_dashboard_and_events_take_the_token_without_a_header(
     events = read_events(server.client, f"/jobs/j/events?token={TOKEN}")
     assert events[-1]["event"] == "end"
     assert server.client.get(f"/jobs?token={TOKEN}").status_code == 401  # events route only
+    assert server.client.get(f"/jobs/j/tasks/events?token={TOKEN}").status_code == 401
     with httpx.Client(base_url=server.url, follow_redirects=True) as browser:
         login = browser.get(f"/?token={TOKEN}")
         assert login.status_code == 200  # redirected to / with the cookie set
@@ -87,6 +88,7 @@ def test_no_shell_refuses_commands(start_server: ServerFactory) -> None:
         {"tasks": [{"command": "true"}]},
         {"tasks": [{"kind": "shell", "command": ["true"]}]},
         {"tasks": [{"kind": "fs", "op": "command", "command": "true"}]},
+        {"tasks": [{"function": "os:system", "args": ["true"]}]},
         {"tasks": [{"duration": 0}], "validate": "true"},
     ]
     for body in cases:
@@ -121,3 +123,16 @@ def test_fs_escapes_fail_with_the_path(start_server: ServerFactory) -> None:
     assert rows["inside"]["status"] == "succeeded"
     assert not (server.root.parent / "x.txt").exists()
     assert not (outside / "y.txt").exists()
+
+
+def test_writes_from_other_sites_are_refused(server: LiveServer) -> None:
+    server.submit([{"duration": 30}], id="j")
+    evil = {"Origin": "http://evil.example"}
+    assert server.client.post("/jobs/j/cancel", headers=evil).status_code == 403
+    assert (
+        server.client.post("/jobs", json={"tasks": [{"duration": 0}]}, headers=evil).status_code
+        == 403
+    )
+    assert server.client.get("/jobs/j", headers=evil).status_code == 200
+    same = {"Origin": server.url}
+    assert server.client.post("/jobs/j/cancel", headers=same).status_code == 200

@@ -333,9 +333,22 @@ async def _run_worker(store: Store, *, concurrency: int | None, poll_s: float, o
         click.echo(message, err=True)
 
     worker = Worker(store, concurrency=concurrency, poll_s=poll_s, on_message=say)
+    presses = 0
+
+    def on_signal() -> None:
+        # The first signal lets running tasks finish; a second one kills them.
+        nonlocal presses
+        presses += 1
+        if presses == 1:
+            say("taskfleet worker: stopping: running tasks finish (signal again to kill them)")
+            worker.stop()
+        else:
+            say("taskfleet worker: killing running tasks")
+            worker.kill()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, worker.stop)
+        loop.add_signal_handler(sig, on_signal)
     try:
         await worker.run(once=once)
     finally:

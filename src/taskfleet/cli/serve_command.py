@@ -9,6 +9,8 @@ import click
 from taskfleet.cli.main import CliState, pass_state
 from taskfleet.errors import UsageError
 
+SHUTDOWN_GRACE_S = 3
+
 
 def is_loopback(host: str) -> bool:
     """Whether ``host`` only listens on this machine."""
@@ -26,7 +28,7 @@ def is_loopback(host: str) -> bool:
 @click.option(
     "--no-shell",
     is_flag=True,
-    help="Refuse shell tasks, fs commands and --validate commands submitted through the API.",
+    help="Refuse shell and python tasks, fs commands and validate commands from the API.",
 )
 @click.option(
     "--root",
@@ -52,15 +54,28 @@ def serve(
             f"refusing to listen on {host} without an API token: set TASKFLEET_API_TOKEN "
             "(or listen on 127.0.0.1)"
         )
-    import uvicorn
+    try:
+        import uvicorn
 
-    from taskfleet.server import create_app
+        from taskfleet.server import create_app
+    except ImportError as exc:
+        raise UsageError(
+            f"taskfleet serve needs the server extras ({exc.name} is missing): "
+            "pip install 'taskfleet[server]'"
+        ) from exc
 
     app = create_app(
         settings, no_shell=no_shell, body_limit_bytes=int(max_body_mb * 1_000_000), root=root
     )
     click.echo(f"taskfleet: serving on http://{host}:{port} (store {settings.db})", err=True)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level)
+    # Event streams last as long as their jobs: on shutdown, close them after a grace period.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+    )
 
 
 COMMANDS = [serve]

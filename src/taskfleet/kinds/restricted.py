@@ -1,8 +1,9 @@
 """Kinds for a server that must not run commands (``serve --no-shell``).
 
-A lookup to hand to ``parse_tasks`` in place of ``get_kind``: shell tasks and
-fs ``command`` operations are rejected as bad input, so the whole batch is
-refused before anything is stored; every other kind is the registered one.
+A lookup to hand to ``parse_tasks`` in place of ``get_kind``: shell and
+python tasks (a python task can name any callable, ``os:system`` included)
+and fs ``command`` operations are rejected as bad input, so the whole batch
+is refused before anything is stored; every other kind is the registered one.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from taskfleet.model import Outcome
 
 __all__ = ["COMMAND_KINDS", "kinds_without_commands"]
 
-COMMAND_KINDS = frozenset({"shell"})
+# Kinds that run arbitrary commands or code; a new such kind (agent) belongs here.
+COMMAND_KINDS = frozenset({"shell", "python"})
 _REASON = "turned off on this server (--no-shell)"
 
 

@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from taskfleet.config import Settings
+from taskfleet.config import Settings, normalize_db_url
 from taskfleet.errors import JobConflict, NotFound, TaskfileError, UsageError
 from taskfleet.server import routes_batch, routes_jobs, routes_openai
 from taskfleet.server.auth import Guard
@@ -34,7 +35,8 @@ from taskfleet.worker import Worker
 __all__ = ["DEFAULT_BODY_LIMIT_BYTES", "create_app"]
 
 DEFAULT_BODY_LIMIT_BYTES = 200 * 1_000_000
-WORKER_STOP_GRACE_S = 10.0
+WORKER_STOP_GRACE_S = 5.0  # for running tasks to finish when the server stops
+WORKER_KILL_WAIT_S = 15.0
 log = logging.getLogger(__name__)
 
 
@@ -52,6 +54,7 @@ def create_app(
     run_worker: bool = True,
     worker_concurrency: int | None = None,
     worker_poll_s: float = 1.0,
+    worker_stop_grace_s: float = WORKER_STOP_GRACE_S,
     extra_routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
     """The app on the store of ``settings`` (or a store URL).
@@ -62,29 +65,19 @@ def create_app(
     queued jobs in this process.
     """
     if isinstance(settings, str):
-        settings = Settings(db=settings, concurrency=os.cpu_count() or 1)
+        url = normalize_db_url(settings, Path.cwd())
+        settings = Settings(db=url, concurrency=os.cpu_count() or 1)
     context = ServerContext(
         settings=settings, root=os.path.abspath(root or os.getcwd()), no_shell=no_shell
     )
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = open_store(settings.db)
-        await store.open()
-        context.store = store
-        worker_task: asyncio.Task[None] | None = None
-        worker = Worker(store, concurrency=worker_concurrency, poll_s=worker_poll_s)
-        if run_worker:
-            context.wake_worker = worker.wake.set
-            worker_task = asyncio.create_task(worker.run(), name="taskfleet-worker")
-        try:
-            yield
-        finally:
-            if worker_task is not None:
-                await _stop_worker(worker, worker_task)
-            context.store = None
-            await store.close()
-
+    lifespan = _lifespan(
+        context,
+        run_worker=run_worker,
+        worker_concurrency=worker_concurrency,
+        worker_poll_s=worker_poll_s,
+        worker_stop_grace_s=worker_stop_grace_s,
+    )
     app = FastAPI(
         title="taskfleet",
         summary="Run large batches of tasks in parallel without losing any.",
@@ -95,6 +88,7 @@ def create_app(
     _add_error_handlers(app)
     app.include_router(routes_jobs.router)
     app.include_router(routes_batch.router)
+    # The OpenAI-compatible Batch API, behind the same token check and body cap.
     app.include_router(routes_openai.router)
     for router in extra_routers:
         app.include_router(router)
@@ -107,21 +101,59 @@ def create_app(
     return app
 
 
+def _lifespan(
+    context: ServerContext,
+    *,
+    run_worker: bool,
+    worker_concurrency: int | None,
+    worker_poll_s: float,
+    worker_stop_grace_s: float,
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Open the store and start the worker while the app runs; stop and close after."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = open_store(context.settings.db)
+        await store.open()
+        context.store = store
+        worker_task: asyncio.Task[None] | None = None
+        worker = Worker(store, concurrency=worker_concurrency, poll_s=worker_poll_s)
+        if run_worker:
+            context.wake_worker = worker.wake.set
+            worker_task = asyncio.create_task(worker.run(), name="taskfleet-worker")
+        try:
+            yield
+        finally:
+            if worker_task is not None:
+                await _stop_worker(worker, worker_task, worker_stop_grace_s)
+            context.store = None
+            await store.close()
+
+    return lifespan
+
+
 def _version() -> str:
     from importlib.metadata import version
 
     return version("taskfleet")
 
 
-async def _stop_worker(worker: Worker, task: asyncio.Task[None]) -> None:
-    """Stop the worker: its job stops starting tasks, and is handed back as queued."""
+async def _stop_worker(worker: Worker, task: asyncio.Task[None], grace_s: float) -> None:
+    """Stop the worker; its job is handed back as queued for the next worker.
+
+    Running tasks get ``grace_s`` to finish, then they are killed (they run
+    again later without spending a retry).
+    """
     worker.stop()
-    try:
-        await asyncio.wait_for(task, WORKER_STOP_GRACE_S)
-    except TimeoutError:
-        log.warning("the worker did not stop within %.0f s; cancelling it", WORKER_STOP_GRACE_S)
-    except Exception:
-        log.exception("the worker failed")
+    done, _ = await asyncio.wait({task}, timeout=grace_s)
+    if not done:
+        log.warning("killing the tasks still running after %.0f s", grace_s)
+        worker.kill()
+        done, _ = await asyncio.wait({task}, timeout=WORKER_KILL_WAIT_S)
+    if not done:
+        task.cancel()
+    elif not task.cancelled() and task.exception() is not None:
+        log.error("the worker failed", exc_info=task.exception())
 
 
 def _add_dashboard(app: FastAPI) -> None:

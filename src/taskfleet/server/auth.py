@@ -7,6 +7,10 @@ answers with an HttpOnly, SameSite=Strict cookie holding it and a redirect
 to ``/``; the cookie is accepted in place of the header. The events route
 also accepts ``?token=``.
 
+Writes (any method but GET, HEAD, OPTIONS) that a browser sends from a page
+of another origin answer 403, so a web page cannot post to a server on
+127.0.0.1 that has no token.
+
 Bodies over the cap answer 413 before the app sees them: by Content-Length
 when given, else by counting a chunked body as it arrives.
 """
@@ -14,10 +18,11 @@ when given, else by counting a chunked body as it arrives.
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
@@ -28,7 +33,9 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 COOKIE = "taskfleet_token"
+_EVENTS_PATH = re.compile(r"/jobs/[^/]+/events")
 OPEN_PATHS = frozenset({"/healthz"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _LOGIN_PAGE = """<!doctype html><meta charset="utf-8"><title>taskfleet</title>
 <p>This taskfleet server needs its API token. Open <code>/?token=YOUR_TOKEN</code> once
 (the value of <code>TASKFLEET_API_TOKEN</code>); the browser then keeps it in a cookie.</p>"""
@@ -51,7 +58,7 @@ class Guard:
             await self.app(scope, receive, send)
             return
         headers = _headers(scope)
-        refusal = self._check_token(scope, headers)
+        refusal = _check_origin(scope, headers) or self._check_token(scope, headers)
         if refusal is not None:
             await refusal(scope, receive, send)
             return
@@ -74,7 +81,7 @@ class Guard:
         given = _bearer(headers) or _cookie(headers)
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         from_query = (query.get("token") or [None])[0]
-        if path.endswith("/events") and given is None:
+        if _EVENTS_PATH.fullmatch(path) and given is None:
             given = from_query
         if given is not None and hmac.compare_digest(given.encode(), self.token.encode()):
             return None
@@ -137,6 +144,16 @@ class Guard:
 async def receive_nothing() -> Message:
     """A receive for a response sent without reading the request."""
     return {"type": "http.disconnect"}
+
+
+def _check_origin(scope: Scope, headers: dict[str, str]) -> Response | None:
+    """Refuse writes from pages of other sites (a form posted to a loopback server)."""
+    origin = headers.get("origin")
+    if scope["method"] in SAFE_METHODS or origin is None:
+        return None
+    if urlsplit(origin).netloc == headers.get("host"):
+        return None
+    return JSONResponse({"detail": f"cross-origin request from {origin} refused"}, 403)
 
 
 def _bearer(headers: dict[str, str]) -> str | None:

@@ -17,6 +17,7 @@ from typing import Any
 from fastapi.responses import StreamingResponse
 
 from taskfleet import service
+from taskfleet.results import iso
 from taskfleet.store.base import Store
 
 POLL_S = 0.25
@@ -49,6 +50,7 @@ async def job_events(
                 "status": change.status.value,
                 "attempt": change.attempt,
                 "error": change.error,
+                "finished_at": iso(change.finished_at) if change.status.is_final else None,
             }
             yield sse("task", change.change_seq, data)
         if changes:

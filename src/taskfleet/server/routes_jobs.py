@@ -79,10 +79,10 @@ async def list_jobs(
 ) -> dict[str, Any]:
     """Jobs, newest first, with their progress."""
     reports = await service.list_reports(store, status=status, limit=limit, offset=offset)
-    jobs = []
-    for report in reports:
-        current = await service.current_item(store, report.job.job_id)
-        jobs.append(render.job_object(report, service.progress_block(report, current)))
+    jobs = [
+        render.job_object(report, await service.report_progress(store, report))
+        for report in reports
+    ]
     total = await store.count_jobs(status=status)
     return {"jobs": jobs, "total": total, "limit": limit, "offset": offset}
 

@@ -40,7 +40,9 @@ class JobTasks:
             return
         task.status = status
         error = None if task.error is None else task.error[:1000]
-        change = TaskChange(next(self.change_counter), task.id, status, task.attempts, error)
+        change = TaskChange(
+            next(self.change_counter), task.id, status, task.attempts, error, task.finished_at
+        )
         self.changes.append(change)
 
 

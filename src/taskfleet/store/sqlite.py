@@ -106,7 +106,7 @@ FROM tasks WHERE job_id = ? AND seq = ? AND attempt_outcome IS NOT NULL
 """
 # A range scan of the rowid: no index on job_id, so logging costs one append.
 _TASK_CHANGES = """
-SELECT change_seq, task_id, status, attempt, error FROM task_changes
+SELECT change_seq, task_id, status, attempt, error, finished_at FROM task_changes
 WHERE change_seq > ? AND job_id = ? ORDER BY change_seq LIMIT ?
 """
 
@@ -438,7 +438,9 @@ class SqliteStore:
         with self._reading() as conn:
             self._require_job(conn, job_id)
             rows = conn.execute(_TASK_CHANGES, (after_change_seq, job_id, limit)).fetchall()
-        return [TaskChange(row[0], row[1], TaskStatus(row[2]), row[3], row[4]) for row in rows]
+        return [
+            TaskChange(row[0], row[1], TaskStatus(row[2]), row[3], row[4], row[5]) for row in rows
+        ]
 
     # -- files --------------------------------------------------------------
 

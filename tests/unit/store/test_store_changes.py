@@ -36,7 +36,7 @@ async def test_attempts_are_logged_in_order_with_growing_numbers(store: Store) -
     seqs = [change.change_seq for change in changes]
     assert seqs == sorted(set(seqs))
     assert changes[0] == TaskChange(changes[0].change_seq, "t1", S.RUNNING, 1, None)
-    assert changes[1] == TaskChange(changes[1].change_seq, "t1", S.FAILED, 1, "boom")
+    assert changes[1] == TaskChange(changes[1].change_seq, "t1", S.FAILED, 1, "boom", 2012.5)
     # A start and its end in one group commit may show as one change.
     assert changes[-1].task_id == "t2"
     assert changes[-1].status is S.SUCCEEDED

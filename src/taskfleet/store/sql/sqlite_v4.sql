@@ -9,12 +9,14 @@ CREATE TABLE task_changes (
     task_id     TEXT NOT NULL,
     status      TEXT NOT NULL,
     attempt     INTEGER NOT NULL,
-    error       TEXT                          -- the first 1000 characters
+    error       TEXT,                         -- the first 1000 characters
+    finished_at REAL                          -- the task's, as of this change
 );
 
 CREATE TRIGGER task_status_changed AFTER UPDATE OF status ON tasks
 WHEN OLD.status IS NOT NEW.status
 BEGIN
-    INSERT INTO task_changes (job_id, task_id, status, attempt, error)
-    VALUES (NEW.job_id, NEW.task_id, NEW.status, NEW.attempts, substr(NEW.error, 1, 1000));
+    INSERT INTO task_changes (job_id, task_id, status, attempt, error, finished_at)
+    VALUES (NEW.job_id, NEW.task_id, NEW.status, NEW.attempts, substr(NEW.error, 1, 1000),
+            NEW.finished_at);
 END;

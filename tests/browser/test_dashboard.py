@@ -1,0 +1,104 @@
+"""The dashboard in headless Chromium: a job's bar reaches 100%, a failed task opens, retry.
+
+Needs Debian's ``chromium`` (``apt-get install chromium``; ``.ci/run`` installs
+it) and Playwright, which drives it through ``executable_path``. The
+screenshot for the README is written to ``docs/dashboard.png`` when that file
+is missing or ``TASKFLEET_UPDATE_SCREENSHOT=1``; otherwise under tmp_path.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from server.live import LiveServer
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+TIMEOUT_MS = 30_000
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[LiveServer]:
+    root = tmp_path / "root"
+    root.mkdir()
+    server = LiveServer(f"sqlite:///{tmp_path / 'store.db'}", root, worker_poll_s=0.1).start()
+    yield server
+    server.stop()
+
+
+def screenshot_path(tmp_path: Path) -> Path:
+    target = DOCS / "dashboard.png"
+    if not target.exists() or os.environ.get("TASKFLEET_UPDATE_SCREENSHOT") == "1":
+        return target
+    return tmp_path / "dashboard.png"
+
+
+def test_dashboard_follows_a_job_and_retries_the_failed(live: LiveServer, tmp_path: Path) -> None:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("chromium is not installed here (apt-get install chromium); CI installs it")
+    from playwright.sync_api import expect, sync_playwright
+
+    marker = live.root / "flaky-ran-once"
+    tasks: list[dict[str, object]] = [
+        {"id": f"render-{i:02d}", "duration": 0.08 + (i % 5) * 0.04} for i in range(48)
+    ]
+    tasks.insert(
+        20,
+        {
+            "id": "flaky-upload",
+            "command": f"test -e {marker} || "
+            f"{{ touch {marker}; echo 'upload refused' >&2; exit 3; }}",
+            "retries": 0,
+            "description": "fails the first time only",
+        },
+    )
+    job_id = live.submit(tasks, id="nightly-render", name="nightly render", concurrency=4)["job_id"]
+    args = ["--no-sandbox"] if os.geteuid() == 0 else []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 1000})
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(f"{live.url}/")
+            expect(page.locator(f'.job[data-job-id="{job_id}"]')).to_be_visible()
+            page.click(f'.job[data-job-id="{job_id}"] a')
+            bar = page.locator("#job-bar")
+            expect(bar).to_have_attribute("data-percentage", "100")
+            expect(page.locator("#job-status")).to_have_attribute("data-status", "failed")
+
+            page.click('#tasks tr[data-task-id="flaky-upload"]')
+            expect(page.locator("#task-view")).to_be_visible()
+            expect(page.locator("#task-error")).to_contain_text("exit code 3")
+            expect(page.locator("#task-output")).to_contain_text("upload refused")
+            expect(page.locator("#attempts tbody tr")).to_have_count(1)
+
+            page.click("#task-back")
+            expect(page.locator("#retry-btn")).to_be_enabled()
+            page.click("#retry-btn")
+            expect(page.locator("#job-status")).to_have_attribute("data-status", "completed")
+            expect(bar).to_have_attribute("data-percentage", "100")
+            row = page.locator('#tasks tr[data-task-id="flaky-upload"]')
+            expect(row).to_have_attribute("data-status", "succeeded")
+
+            page.select_option("#status-filter", "succeeded")
+            page.fill("#task-search", "render-1")
+            expect(page.locator("#tasks tbody tr")).to_have_count(10)
+            page.select_option("#status-filter", "")
+            page.fill("#task-search", "")
+            expect(page.locator("#tasks tbody tr")).to_have_count(49)
+            page.screenshot(path=str(screenshot_path(tmp_path)), full_page=False)
+
+            page.set_viewport_size({"width": 390, "height": 844})  # a phone
+            page.goto(f"{live.url}/#/jobs/{job_id}")
+            expect(page.locator("#job-bar")).to_have_attribute("data-percentage", "100")
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390
+        finally:
+            browser.close()
