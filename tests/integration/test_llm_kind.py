@@ -124,3 +124,10 @@ def test_cache_reuses_identical_requests(server: FakeOpenAI, tmp_path: Any) -> N
     mixed = [{"id": "a", "model": "m", "prompt": "p0", "cache": True}, {**tasks[0], "id": "b"}]
     taskfleet.run(mixed, db=db, concurrency=1, endpoints=_endpoints(server))
     assert server.stats()["by_prompt"] == {"p0": 1}
+
+
+def test_python_api_checks_endpoint_tables() -> None:
+    with pytest.raises(taskfleet.errors.ConfigError, match=r"endpoints\.x\.rpm: unknown key"):
+        taskfleet.run([{"model": "m", "prompt": "p"}], endpoints={"x": {"rpm": 1}})
+    with pytest.raises(taskfleet.errors.TaskfileError, match="unknown endpoint"):
+        taskfleet.run([{"model": "m", "prompt": "p", "endpoint": "y"}])
