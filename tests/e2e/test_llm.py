@@ -45,6 +45,7 @@ def test_a_configured_limit_is_met_without_429s(cli: Cli, server: FakeOpenAI) ->
     assert stats["ok"] == 200
     assert stats["rejected_429"] <= 5
     assert 8.5 <= out.status["elapsed_seconds"] <= 15.0, out.status
+    assert " req/s, " in out.proc.stderr and " tok/s" in out.proc.stderr  # the progress line
 
 
 @pytest.mark.slow

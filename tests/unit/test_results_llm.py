@@ -69,3 +69,18 @@ def test_activity_rates_and_waits() -> None:
     activity.cooldown_until = 106.5
     assert activity.describe(105.0) == "2.0 req/s, 200 tok/s, cooldown 1.5s"
     assert activity.rates(200.0) == (0.0, 0.0)
+
+
+def test_progress_line_and_summary_show_llm_activity_and_usage() -> None:
+    from taskfleet.cli.progress_view import plain_line, usage_text
+    from taskfleet.engine.progress import ProgressSnapshot
+    from taskfleet.model import StatusCounts
+
+    snap = ProgressSnapshot("job-1", StatusCounts(succeeded=3, running=2), 1.0, 3.0, 1.0, None)
+    line = plain_line(snap, "19.4 req/s, 2310 tok/s, waiting: rpm")
+    assert line.endswith("| 19.4 req/s, 2310 tok/s, waiting: rpm")
+    assert "|" not in plain_line(snap)
+    usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15, "cost": 0.25}
+    assert usage_text({**usage, "cache_hits": 2}) == (
+        "tokens: 10 prompt + 5 completion = 15, cost 0.2500, cache hits 2"
+    )

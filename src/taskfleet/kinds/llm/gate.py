@@ -69,7 +69,10 @@ class EndpointGate:
         self.completions: dict[str, CompletionEstimate] = {}
         self._turns: dict[str, asyncio.Lock] = {}
         self._slot_waiters: deque[asyncio.Future[None]] = deque()
-        self.dead: dict[str, str] = {}  # job id -> the auth error that stopped it
+        # (job id, credentials fingerprint) -> the auth error that stopped the endpoint
+        # for that job. With the credentials in the key, a `retry` in the same
+        # process after the key was fixed is not refused by the old error.
+        self.dead: dict[tuple[str, str], str] = {}
 
     # -- admission ------------------------------------------------------------
 
