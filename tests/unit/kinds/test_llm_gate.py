@@ -62,3 +62,18 @@ async def test_too_large_fails_before_waiting_and_learning_from_answers() -> Non
     unstated.finish(ticket, Action.OK, completion_tokens=42)
     assert unstated.aimd.limit == 3
     assert unstated.completion_estimate("m").value() == 42
+
+
+async def test_a_waiter_woken_then_cancelled_passes_the_slot_on() -> None:
+    gate = EndpointGate(Endpoint("e", "http://x/v1", requests_per_minute=60_000, max_concurrency=1))
+    first = await gate.admit("m", 1, None)
+    second = asyncio.ensure_future(gate.admit("m", 1, None))
+    third = asyncio.ensure_future(gate.admit("m", 1, None))
+    await asyncio.sleep(0.01)
+    gate.finish(first, Action.OK)  # wakes `second`...
+    second.cancel()  # ...which is cancelled before it runs
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    ticket = await asyncio.wait_for(third, 5)
+    gate.finish(ticket, Action.OK)
+    assert gate.in_flight == 0

@@ -184,6 +184,7 @@ class LlmKind:
             actual_tokens=None if totals is None else totals.get("total_tokens"),
             completion_tokens=None if totals is None else totals.get("completion_tokens", 0.0),
             retry_after_s=verdict.retry_after_s,
+            rate_limited=status == 429,
         )
         if ctx.activity is not None:
             tokens = 0.0 if totals is None else totals.get("total_tokens", 0.0)
