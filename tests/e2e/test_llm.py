@@ -177,3 +177,13 @@ def test_kill_9_then_resume_never_resends_what_succeeded(cli: Cli, server: FakeO
     assert all(served[task_id] == 1 for task_id in succeeded), served
     # Usage is flushed with each heartbeat: the kill loses at most ~1 s of it (15 requests).
     assert 60 * 10 - 16 * 10 <= out.status["usage"]["completion_tokens"] <= 80 * 10
+
+
+def test_endpoints_travel_with_the_job_to_a_worker(cli: Cli, server: FakeOpenAI) -> None:
+    _config(cli, server, requests_per_minute=6000)
+    cli.write_tasks("t.jsonl", _prompts(5))
+    job_id = cli.ok("submit", "t.jsonl", "--id", "w1").stdout.strip()
+    (cli.cwd / "taskfleet.toml").unlink()  # the worker has no configuration file
+    cli.ok("worker", "--once")
+    assert cli.status(job_id)["succeeded"] == 5
+    assert server.stats()["ok"] == 5

@@ -77,3 +77,23 @@ async def test_a_waiter_woken_then_cancelled_passes_the_slot_on() -> None:
     ticket = await asyncio.wait_for(third, 5)
     gate.finish(ticket, Action.OK)
     assert gate.in_flight == 0
+
+
+async def test_429_cuts_the_learned_rate_503_cuts_concurrency() -> None:
+    gate = EndpointGate(Endpoint("e", "http://x/v1", max_concurrency=32))
+    assert gate.aimd is not None
+    for _ in range(6):  # slow start: 2 -> 8
+        ticket = await gate.admit("m", 1, None)
+        gate.finish(ticket, Action.OK)
+    assert gate.aimd.limit == 8
+    ticket = await gate.admit("m", 1, None)
+    gate.finish(ticket, Action.WAIT, retry_after_s=0.0, rate_limited=True)
+    assert gate.aimd.limit == 4  # the first 429: nothing learned yet, concurrency halves
+    assert gate._adaptive["m"].per_minute is not None
+    gate.aimd._last_cut_at = float("-inf")  # past the cut interval
+    ticket = await gate.admit("m", 1, None)
+    gate.finish(ticket, Action.WAIT, retry_after_s=0.0, rate_limited=True)
+    assert gate.aimd.limit == 4  # later 429s cut the rate only
+    ticket = await gate.admit("m", 1, None)
+    gate.finish(ticket, Action.WAIT, retry_after_s=0.0, rate_limited=False)  # a 503
+    assert gate.aimd.limit == 2

@@ -84,6 +84,7 @@ def test_batch_lines_keep_their_body_and_path(url: str, path: str) -> None:
         ({"method": "POST", "url": "/v1/embeddings", "body": []}, "body"),
         ({"method": "POST", "url": "/v1/embeddings", "body": {"input": "x"}}, "body"),
         ({"url": "/v1/embeddings", "body": {"model": "m"}, "temperature": 1}, "temperature"),
+        ({"model": "m", "prompt": "a", "stream": True}, "stream"),
     ],
 )
 def test_bad_requests_name_their_field(spec: dict[str, Any], field: str) -> None:
