@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench bench-llm clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ test: lint typecheck
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_engine.py
+
+bench-llm: $(STAMP)
+	$(BIN)/python bench/bench_llm.py
 
 clean:
 	rm -rf $(VENV) .taskfleet .pytest_cache .mypy_cache .ruff_cache

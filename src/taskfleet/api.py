@@ -216,12 +216,18 @@ def make_options(
         },
         resource_limits=dict(resources or {}),
         cwd=cwd or os.getcwd(),
-        endpoints={
-            name: check_endpoint_table(name, table, "endpoints")
-            for name, table in (endpoints or {}).items()
-        },
+        endpoints=_checked_endpoints(endpoints or {}),
         cache=cache,
     )
+
+
+def _checked_endpoints(
+    endpoints: Mapping[str, Mapping[str, Any]],
+) -> dict[str, dict[str, Any]]:
+    """``endpoints=`` tables, checked as those of taskfleet.toml are."""
+    return {
+        name: check_endpoint_table(name, table, "endpoints") for name, table in endpoints.items()
+    }
 
 
 def _run_sync(coro: Any) -> Any:

@@ -36,14 +36,14 @@ def _url(value: Any) -> str:
 def _positive(value: Any) -> float:
     ok = isinstance(value, int | float) and not isinstance(value, bool)
     if ok and math.isfinite(value) and value > 0:
-        return float(value)
+        return value  # type: ignore[no-any-return]  # an int stays one: `config` shows 600
     raise ValueError(f"expected a number > 0, got {value!r}")
 
 
 def _not_negative(value: Any) -> float:
     ok = isinstance(value, int | float) and not isinstance(value, bool)
     if ok and math.isfinite(value) and value >= 0:
-        return float(value)
+        return value  # type: ignore[no-any-return]
     raise ValueError(f"expected a number >= 0, got {value!r}")
 
 

@@ -109,10 +109,18 @@ class JobReport:
             "validation_round": job.validation_round,
         }
         if job.usage:
-            data["usage"] = dict(job.usage)
+            data["usage"] = usage_dict(job.usage)
         if job.runner is not None:
             data["runner"] = {"host": job.runner.host, "pid": job.runner.pid}
         return data
+
+
+def usage_dict(usage: Mapping[str, float]) -> dict[str, float | int]:
+    """Usage totals for JSON: counts as integers, ``cost`` as it is."""
+    return {
+        key: int(value) if key != "cost" and float(value).is_integer() else value
+        for key, value in usage.items()
+    }
 
 
 async def create_job(

@@ -43,8 +43,9 @@ def test_a_configured_limit_is_met_without_429s(cli: Cli, server: FakeOpenAI) ->
     assert out.code == 0, describe(out.proc)
     stats = server.stats()
     assert stats["ok"] == 200
-    assert stats["rejected_429"] <= 5
+    assert stats["rejected_429"] <= 8  # typically 0-2; a loaded machine bunches arrivals
     assert 8.5 <= out.status["elapsed_seconds"] <= 15.0, out.status
+    assert " req/s, " in out.proc.stderr and " tok/s" in out.proc.stderr  # the progress line
 
 
 @pytest.mark.slow
@@ -176,3 +177,13 @@ def test_kill_9_then_resume_never_resends_what_succeeded(cli: Cli, server: FakeO
     assert all(served[task_id] == 1 for task_id in succeeded), served
     # Usage is flushed with each heartbeat: the kill loses at most ~1 s of it (15 requests).
     assert 60 * 10 - 16 * 10 <= out.status["usage"]["completion_tokens"] <= 80 * 10
+
+
+def test_endpoints_travel_with_the_job_to_a_worker(cli: Cli, server: FakeOpenAI) -> None:
+    _config(cli, server, requests_per_minute=6000)
+    cli.write_tasks("t.jsonl", _prompts(5))
+    job_id = cli.ok("submit", "t.jsonl", "--id", "w1").stdout.strip()
+    (cli.cwd / "taskfleet.toml").unlink()  # the worker has no configuration file
+    cli.ok("worker", "--once")
+    assert cli.status(job_id)["succeeded"] == 5
+    assert server.stats()["ok"] == 5

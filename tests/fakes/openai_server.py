@@ -205,35 +205,17 @@ class FakeOpenAI:
     async def _api(
         self, path: str, headers: dict[str, str], raw: bytes
     ) -> tuple[int, dict[str, str], Any]:
-        now = time.monotonic()
         self._first_at = self._first_at or time.time()
         self._last_at = time.time()
         self._request_ids += 1
-        extra = {"x-request-id": f"req_{self._request_ids:06d}"}
-        limited = self._over_limit(now)
-        if limited is not None:
-            self._statuses[429] += 1
-            return (
-                429,
-                {**extra, **limited},
-                _error("Rate limit reached for requests", "requests", "rate_limit_exceeded"),
-            )
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            self._statuses[400] += 1
-            return (
-                400,
-                extra,
-                _error("We could not parse the JSON body", "invalid_request_error", None),
-            )
-        if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
-            self._statuses[401] += 1
-            return (
-                401,
-                extra,
-                _error("Incorrect API key provided", "invalid_request_error", "invalid_api_key"),
-            )
+        number = self._request_ids
+        extra = {"x-request-id": f"req_{number:06d}"}
+        refused = self._refuse(headers, raw)
+        if refused is not None:
+            status, more, payload = refused
+            self._statuses[status] += 1
+            return status, {**extra, **more}, payload
+        body = json.loads(raw)
         prompt = _prompt_text(path, body)
         self._seen[prompt] += 1
         self._in_flight += 1
@@ -241,13 +223,31 @@ class FakeOpenAI:
         try:
             if self.latency_s > 0:
                 await asyncio.sleep(self.latency_s)
-            status, payload = self._answer(path, body, prompt)
+            status, payload = self._answer(path, body, prompt, number)
         finally:
             self._in_flight -= 1
         self._statuses[status] += 1
         if status == 200:
             self._served[prompt] += 1
         return status, extra, payload
+
+    def _refuse(
+        self, headers: dict[str, str], raw: bytes
+    ) -> tuple[int, dict[str, str], Any] | None:
+        """A 429 (over the limit), 400 (not JSON) or 401 (wrong key) before any work."""
+        limited = self._over_limit(time.monotonic())
+        if limited is not None:
+            message = "Rate limit reached for requests"
+            return 429, limited, _error(message, "requests", "rate_limit_exceeded")
+        try:
+            json.loads(raw)
+        except ValueError:
+            message = "We could not parse the JSON body"
+            return 400, {}, _error(message, "invalid_request_error", None)
+        if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
+            message = "Incorrect API key provided"
+            return 401, {}, _error(message, "invalid_request_error", "invalid_api_key")
+        return None
 
     def _over_limit(self, now: float) -> dict[str, str] | None:
         """429 headers when the sliding window is full, else None (and the request counts)."""
@@ -267,7 +267,7 @@ class FakeOpenAI:
             "x-ratelimit-remaining-requests": "0",
         }
 
-    def _answer(self, path: str, body: dict[str, Any], prompt: str) -> tuple[int, Any]:
+    def _answer(self, path: str, body: dict[str, Any], prompt: str, number: int) -> tuple[int, Any]:
         failure = self._injected(prompt)
         if failure is not None:
             return failure
@@ -297,7 +297,7 @@ class FakeOpenAI:
         else:
             choice = {"index": 0, "text": text, "finish_reason": "stop"}
             kind = "text_completion"
-        answer_id = f"chatcmpl-{self._request_ids:06d}"
+        answer_id = f"chatcmpl-{number:06d}"
         return 200, {
             "id": answer_id,
             "object": kind,

@@ -124,3 +124,28 @@ def test_cache_reuses_identical_requests(server: FakeOpenAI, tmp_path: Any) -> N
     mixed = [{"id": "a", "model": "m", "prompt": "p0", "cache": True}, {**tasks[0], "id": "b"}]
     taskfleet.run(mixed, db=db, concurrency=1, endpoints=_endpoints(server))
     assert server.stats()["by_prompt"] == {"p0": 1}
+
+
+def test_python_api_checks_endpoint_tables() -> None:
+    with pytest.raises(taskfleet.errors.ConfigError, match=r"endpoints\.x\.rpm: unknown key"):
+        taskfleet.run([{"model": "m", "prompt": "p"}], endpoints={"x": {"rpm": 1}})
+    with pytest.raises(taskfleet.errors.TaskfileError, match="unknown endpoint"):
+        taskfleet.run([{"model": "m", "prompt": "p", "endpoint": "y"}])
+
+
+async def test_retry_after_fixing_the_key_sends_again(
+    server: FakeOpenAI, monkeypatch: Any, tmp_path: Any
+) -> None:
+    server.api_key = "sk-right"
+    monkeypatch.setenv("FAKE_KEY", "sk-wrong")
+    tasks = [{"id": f"t{i}", "model": "m", "prompt": f"p{i}"} for i in range(3)]
+    endpoints = _endpoints(server, api_key_env="FAKE_KEY")
+    async with taskfleet.Fleet(tmp_path / "runs.db") as fleet:
+        job_id = await fleet.submit(tasks, concurrency=1, endpoints=endpoints)
+        first = await fleet.run(job_id)
+        assert first["failed"] == 3
+        again = await fleet.run(job_id, mode="retry")  # same process, same key: refused
+        assert again["failed"] == 3 and server.stats()["requests"] == 1
+        monkeypatch.setenv("FAKE_KEY", "sk-right")
+        fixed = await fleet.run(job_id, mode="retry")
+        assert fixed.ok, fixed.report

@@ -170,11 +170,14 @@ class AimdConcurrency:
     """Additive-increase, multiplicative-decrease concurrency for endpoints that
     do not state their limits (Ollama, vLLM).
 
-    Starts at ``initial``; every success with a normal latency adds
-    ``1 / limit`` (one more slot per round of requests, as TCP's congestion
-    window); an overload (429, 503) or a latency above ``latency_factor``
-    times the best seen halves it, at most once per ``cut_interval_s`` so that
-    a burst of rejections from one round counts once.
+    Starts at ``initial`` and, until the first overload, adds one slot per
+    success (slow start: doubling every round of requests, so a remote API
+    with seconds of latency reaches a useful concurrency in a few rounds, not
+    a few minutes); after that every success with a normal latency adds
+    ``1 / limit`` (one more slot per round, as TCP's congestion window). An
+    overload (429, 503) or a latency above ``latency_factor`` times the best
+    seen halves it, at most once per ``cut_interval_s`` so that a burst of
+    rejections from one round counts once.
     """
 
     def __init__(
@@ -194,6 +197,7 @@ class AimdConcurrency:
         self.cut_interval_s = cut_interval_s
         self._best_latency_s: float | None = None
         self._last_cut_at = float("-inf")
+        self.slow_start = True
 
     def can_start(self) -> bool:
         return self.in_flight < int(self.limit)
@@ -213,10 +217,12 @@ class AimdConcurrency:
         if latency_s > self.latency_factor * max(best, 0.05):
             self.on_overload(now)
             return
-        self.limit = min(float(self.maximum), self.limit + 1.0 / self.limit)
+        step = 1.0 if self.slow_start else 1.0 / self.limit
+        self.limit = min(float(self.maximum), self.limit + step)
 
     def on_overload(self, now: float) -> None:
         """Halve the limit (once per cut interval)."""
+        self.slow_start = False
         if now - self._last_cut_at < self.cut_interval_s:
             return
         self._last_cut_at = now

@@ -118,16 +118,23 @@ def test_cooldown_only_grows() -> None:
     assert cooldown.remaining_s(13.0) == 0.0
 
 
-def test_aimd_grows_by_about_one_per_round_and_halves_on_overload() -> None:
-    aimd = AimdConcurrency(16, initial=2)
+def test_aimd_doubles_until_the_first_overload_then_grows_by_one_per_round() -> None:
+    aimd = AimdConcurrency(64, initial=2)
     now = 0.0
-    for _ in range(2 + 3 + 4):  # a round of 2, then 3, then 4 successes
+    for _ in range(2 + 4):  # slow start: a round of 2, then a round of 4
         now += 0.1
         aimd.on_success(0.1, now)
-    assert 4.5 <= aimd.limit <= 5.5
+    assert aimd.limit == 8
     aimd.on_overload(now)
+    assert aimd.limit == 4 and not aimd.slow_start
+    for _ in range(4 + 5):  # congestion avoidance: a round of 4, then 5
+        now += 0.1
+        aimd.on_success(0.1, now)
+    assert 5.5 <= aimd.limit <= 6.5
+    aimd.on_overload(now + 1.0)
+    now += 1.0
     halved = aimd.limit
-    assert 2.0 <= halved <= 2.8
+    assert 2.75 <= halved <= 3.25
     aimd.on_overload(now + 0.5)  # same round of rejections: counted once
     assert aimd.limit == halved
     aimd.on_overload(now + 1.5)

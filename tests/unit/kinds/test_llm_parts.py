@@ -84,6 +84,7 @@ def test_batch_lines_keep_their_body_and_path(url: str, path: str) -> None:
         ({"method": "POST", "url": "/v1/embeddings", "body": []}, "body"),
         ({"method": "POST", "url": "/v1/embeddings", "body": {"input": "x"}}, "body"),
         ({"url": "/v1/embeddings", "body": {"model": "m"}, "temperature": 1}, "temperature"),
+        ({"model": "m", "prompt": "a", "stream": True}, "stream"),
     ],
 )
 def test_bad_requests_name_their_field(spec: dict[str, Any], field: str) -> None:
@@ -168,6 +169,13 @@ def test_prompt_estimate_is_about_four_characters_a_token_plus_framing() -> None
     assert estimate_prompt_tokens(body) == 100 + 4 + 3
     assert estimate_prompt_tokens({"input": ["abcd", "abcdefgh"]}) == 3
     assert estimate_prompt_tokens({"prompt": "abcdefgh"}) == 2
+
+
+def test_an_image_counts_as_an_image_not_as_its_base64_text() -> None:
+    photo = {"type": "image_url", "image_url": {"url": "data:image/png;base64," + "A" * 10**6}}
+    content = [{"type": "text", "text": "x" * 40}, photo]
+    body = {"messages": [{"role": "user", "content": content}]}
+    assert estimate_prompt_tokens(body) == 10 + 765 + 4 + 3
 
 
 def test_completion_estimate_uses_max_tokens_else_what_was_learned() -> None:

@@ -15,6 +15,7 @@ result formats drop ``_response``.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Mapping
@@ -33,6 +34,8 @@ from taskfleet.model import RESPONSE_META, ErrorClass, Outcome
 
 if TYPE_CHECKING:
     import asyncio as _asyncio
+
+    import httpx
 
 __all__ = ["LlmKind"]
 
@@ -100,15 +103,26 @@ class LlmKind:
             if cached is not None:
                 meta = {"status_code": 200, "request_id": None, "cached": True}
                 return Outcome.success({**cached, RESPONSE_META: meta}, usage={"cache_hits": 1.0})
+        # The client (and the first import of httpx, ~0.1 s of blocked loop) before
+        # admission: a request must go out as soon as its reservation is made, or
+        # the requests reserved during the stall all arrive together and one
+        # lands in the same provider window as the previous second's share.
+        client = self._clients.get(endpoint)
         ticket = await self._admit(gate, spec["body"], ctx)
-        answer = await self._send(endpoint, gate, ticket, spec)
+        answer = await self._send(client, endpoint, gate, ticket, spec)
         outcome = self._outcome(endpoint, gate, ticket, answer, ctx)
         if key is not None and outcome.ok and ctx.response_cache is not None:
             await ctx.response_cache.put(key, answer.body)
         return outcome
 
+    def _dead_key(self, gate: EndpointGate, ctx: RunContext) -> tuple[str, str]:
+        headers = gate.endpoint.request_headers(self._env)
+        fingerprint = hashlib.sha256(repr(sorted(headers.items())).encode()).hexdigest()
+        return ctx.job_id, fingerprint
+
     async def _admit(self, gate: EndpointGate, body: Mapping[str, Any], ctx: RunContext) -> Ticket:
-        _raise_if_dead(gate, ctx.job_id)
+        dead_key = self._dead_key(gate, ctx)
+        _raise_if_dead(gate, dead_key)
         model = str(body["model"])
         estimate = estimate_tokens(body, gate.completion_estimate(model))
         try:
@@ -116,19 +130,23 @@ class LlmKind:
         except TooLarge as exc:
             raise FatalError(str(exc)) from None
         try:
-            _raise_if_dead(gate, ctx.job_id)  # it may have died while this one waited
+            _raise_if_dead(gate, dead_key)  # it may have died while this one waited
         except FatalError:
             gate.finish(ticket, None, actual_tokens=0.0)
             raise
         return ticket
 
     async def _send(
-        self, endpoint: Endpoint, gate: EndpointGate, ticket: Ticket, spec: Mapping[str, Any]
+        self,
+        client: httpx.AsyncClient,
+        endpoint: Endpoint,
+        gate: EndpointGate,
+        ticket: Ticket,
+        spec: Mapping[str, Any],
     ) -> _Answer:
         """The endpoint's answer (body as JSON, else text); transport errors are retryable."""
         import httpx
 
-        client = self._clients.get(endpoint)
         try:
             response = await client.post(
                 spec["path"], json=spec["body"], headers=endpoint.request_headers(self._env)
@@ -166,6 +184,7 @@ class LlmKind:
             actual_tokens=None if totals is None else totals.get("total_tokens"),
             completion_tokens=None if totals is None else totals.get("completion_tokens", 0.0),
             retry_after_s=verdict.retry_after_s,
+            rate_limited=status == 429,
         )
         if ctx.activity is not None:
             tokens = 0.0 if totals is None else totals.get("total_tokens", 0.0)
@@ -176,7 +195,7 @@ class LlmKind:
             return Outcome.success(result, usage=totals)
         message = f"{endpoint.name}: {error_text(status, body)}"
         if verdict.verdict is Action.AUTH:
-            gate.dead.setdefault(ctx.job_id, message)
+            gate.dead.setdefault(self._dead_key(gate, ctx), message)
         return Outcome.failure(
             message,
             result={RESPONSE_META: {**meta, "body": body}},
@@ -192,7 +211,7 @@ class _Answer(NamedTuple):
     body: Any
 
 
-def _raise_if_dead(gate: EndpointGate, job_id: str) -> None:
-    dead = gate.dead.get(job_id)
+def _raise_if_dead(gate: EndpointGate, key: tuple[str, str]) -> None:
+    dead = gate.dead.get(key)
     if dead is not None:
         raise FatalError(dead)

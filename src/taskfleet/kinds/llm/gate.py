@@ -69,7 +69,10 @@ class EndpointGate:
         self.completions: dict[str, CompletionEstimate] = {}
         self._turns: dict[str, asyncio.Lock] = {}
         self._slot_waiters: deque[asyncio.Future[None]] = deque()
-        self.dead: dict[str, str] = {}  # job id -> the auth error that stopped it
+        # (job id, credentials fingerprint) -> the auth error that stopped the endpoint
+        # for that job. With the credentials in the key, a `retry` in the same
+        # process after the key was fixed is not refused by the old error.
+        self.dead: dict[tuple[str, str], str] = {}
 
     # -- admission ------------------------------------------------------------
 
@@ -120,9 +123,12 @@ class EndpointGate:
                 self._slot_waiters.append(waiter)
                 try:
                     await waiter
-                finally:
+                except BaseException:
                     if not waiter.done():
                         self._slot_waiters.remove(waiter)
+                    elif not waiter.cancelled():
+                        self._wake_waiters()  # woken, then cancelled: pass the wake-up on
+                    raise
         finally:
             if activity is not None:
                 activity.end_wait("concurrency")
@@ -130,6 +136,9 @@ class EndpointGate:
 
     def _free_slot(self) -> None:
         self.in_flight -= 1
+        self._wake_waiters()
+
+    def _wake_waiters(self) -> None:
         free = self._capacity() - self.in_flight
         while free > 0 and self._slot_waiters:
             waiter = self._slot_waiters.popleft()
@@ -173,8 +182,13 @@ class EndpointGate:
         actual_tokens: float | None = None,
         completion_tokens: float | None = None,
         retry_after_s: float | None = None,
+        rate_limited: bool = True,
     ) -> None:
-        """Settle the reservation, adapt, free the slot. ``action`` None: no answer (cancel)."""
+        """Settle the reservation, adapt, free the slot. ``action`` None: no answer (cancel).
+
+        ``rate_limited``: a WAIT was a 429 (too fast: the learned rate is cut)
+        rather than a 503 or "overloaded" (too many at once: concurrency is cut).
+        """
         now = self.clock()
         limiter = self.limiter(ticket.model)
         adaptive = self._adaptive.get(ticket.model)
@@ -184,9 +198,12 @@ class EndpointGate:
             self.cooldown.extend(
                 DEFAULT_COOLDOWN_S if retry_after_s is None else retry_after_s, now
             )
-            if self.aimd is not None:
+            learned = adaptive is not None and adaptive.per_minute is not None
+            # Once a rate is learned it answers 429s; halving concurrency as well
+            # would cut twice for one signal and starve a high-latency endpoint.
+            if self.aimd is not None and not (rate_limited and learned):
                 self.aimd.on_overload(now)
-            if adaptive is not None:
+            if adaptive is not None and rate_limited:
                 adaptive.on_rejected(now)
         else:
             limiter.settle(ticket.reservation, actual_tokens, now)

@@ -36,6 +36,10 @@ def parse_llm_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
         path, body = _batch_line(spec)
     else:
         path, body = _plain_task(spec)
+    if body.get("stream"):
+        # A stream is a text/event-stream of deltas; the result, usage and the
+        # openai-batch output all need the one JSON answer.
+        raise FieldError("stream", "streaming is not supported: leave 'stream' out")
     model = body.get("model")
     if not isinstance(model, str) or not model:
         field = "body" if "body" in spec else "model"

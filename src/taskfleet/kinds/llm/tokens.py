@@ -23,15 +23,34 @@ TOKENS_PER_REPLY = 3  # every reply is primed with <|start|>assistant<|message|>
 DEFAULT_COMPLETION_TOKENS = 256  # before anything was learned
 
 
+# An image costs a fixed number of tokens whatever the size of its base64 text
+# (OpenAI: 85 a low-detail image, 765 a typical high-detail one); counting its
+# characters would make one photo look like 300,000 tokens.
+TOKENS_PER_IMAGE = 765
+
+
 def _text_tokens(value: Any) -> int:
     if isinstance(value, str):
         return math.ceil(len(value) / CHARS_PER_TOKEN)
     if value is None:
         return 0
-    if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        return sum(_text_tokens(item) for item in value)
-    # Content parts, tool calls, token-id lists: their JSON text is a fair upper bound.
+    if isinstance(value, list):
+        return sum(_part_tokens(item) for item in value)
+    # Tool calls, schemas: their JSON text is a fair upper bound.
     return math.ceil(len(json.dumps(value)) / CHARS_PER_TOKEN)
+
+
+def _part_tokens(part: Any) -> int:
+    """One item of a list: a string, a content part, or anything else by its JSON."""
+    if isinstance(part, str):
+        return _text_tokens(part)
+    if isinstance(part, dict):
+        kind = part.get("type")
+        if kind in ("text", "input_text"):
+            return _text_tokens(part.get("text"))
+        if kind in ("image_url", "input_image", "image"):
+            return TOKENS_PER_IMAGE
+    return math.ceil(len(json.dumps(part)) / CHARS_PER_TOKEN)
 
 
 def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:
