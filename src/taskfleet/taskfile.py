@@ -120,7 +120,8 @@ class _Reader:
         if kind is not None:
             try:
                 parsed = kind.parse(spec)
-                self._check_endpoint(parsed)
+                if kind_name == "llm":
+                    self._check_endpoint(parsed)
             except FieldError as exc:
                 self.add_issue(line, exc.field, exc.message)
         if self.problems != before or task_id is None or parsed is None:

@@ -227,3 +227,20 @@ def test_named_endpoint_and_prices() -> None:
     assert resolve_endpoint(None, tables, {}).base_url == "http://d/v1"
     with pytest.raises(KeyError):
         resolve_endpoint("nope", tables, {})
+
+
+def test_the_task_file_checks_named_endpoints_and_reads_batch_lines() -> None:
+    from taskfleet.errors import TaskfileError
+    from taskfleet.taskfile import read_all
+
+    task = {"model": "m", "prompt": "x", "endpoint": "a"}
+    with pytest.raises(TaskfileError) as caught:
+        read_all([{"model": "m", "prompt": "y"}, task], endpoints={"b": {}})
+    issue = caught.value.issues[0]
+    assert (issue.line, issue.field) == (2, "endpoint")
+    assert 'unknown endpoint "a" (known: b)' in issue.message
+    assert read_all([task], endpoints={"a": {}})[0].spec["endpoint"] == "a"
+    line = {"custom_id": "c-1", "method": "POST", "url": "/v1/embeddings",
+            "body": {"model": "e", "input": "hi"}}  # fmt: skip
+    [spec] = read_all([line])
+    assert (spec.id, spec.kind, spec.spec["path"]) == ("c-1", "llm", "/embeddings")
