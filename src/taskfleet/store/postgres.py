@@ -46,6 +46,8 @@ from taskfleet.store.sqlite_schema import TASK_COLUMNS, task_from_row
 
 __all__ = ["PostgresStore"]
 
+_ANALYZE_AFTER_TASKS = 10_000
+
 # A read, not a write: the lease is written with the attempt's start (store/claims.py).
 # The WHERE repeats the partial index tasks_claimable so the planner uses it.
 _CLAIM_WINDOW = f"""
@@ -143,7 +145,14 @@ class PostgresStore:
             await queries.insert(job)
             total = await postgres_tasks.insert_tasks(conn, job.job_id, tasks)
             await queries.set_total(job.job_id, total)
-            return await queries.get(job.job_id)
+            created = await queries.get(job.job_id)
+        if total >= _ANALYZE_AFTER_TASKS:
+            # Statistics that know the new job's size make the planner read its
+            # tasks by key in every group commit, not scan them all each time;
+            # autovacuum would learn it only much later.
+            async with self._transaction() as conn:
+                await conn.execute("ANALYZE tasks, task_deps")
+        return created
 
     async def get_job(self, job_id: str) -> Job:
         """The job; raises JobNotFound."""

@@ -26,13 +26,16 @@ from taskfleet.store.sqlite_schema import encode_json
 
 _FINAL_SQL = ", ".join(f"'{status.value}'" for status in sorted(FINAL_TASK_STATES))
 
+# Every statement that joins a batch's arrays to tasks also says
+# `t.seq = ANY(seqs)`: whatever join the planner picks (its row estimates for
+# a new job are poor), it reads the batch's rows by key, never all of the job's.
 _HAS_DEPENDENCIES = "SELECT EXISTS (SELECT 1 FROM task_deps WHERE job_id = %s)"
 _START_TASKS = """
 UPDATE tasks AS t SET status = 'running', attempts = u.attempt, started_at = u.started_at,
     finished_at = NULL, lease_owner = u.runner_id
 FROM unnest(%(seqs)s::bigint[], %(attempts)s::int[], %(started_at)s::float8[],
     %(runners)s::text[]) AS u (seq, attempt, started_at, runner_id)
-WHERE t.job_id = %(job_id)s AND t.seq = u.seq
+WHERE t.job_id = %(job_id)s AND t.seq = ANY(%(seqs)s::bigint[]) AND t.seq = u.seq
 """
 # Started attempts, and attempts that started and ended within the batch.
 _OPEN_ATTEMPTS = """
@@ -41,7 +44,7 @@ SELECT t.job_id, t.seq, u.attempt, u.runner_id, u.started_at, u.finished_at, u.o
 FROM unnest(%(seqs)s::bigint[], %(attempts)s::int[], %(runners)s::text[],
     %(started_at)s::float8[], %(finished_at)s::float8[], %(outcomes)s::text[],
     %(errors)s::text[]) AS u (seq, attempt, runner_id, started_at, finished_at, outcome, error)
-JOIN tasks AS t ON t.job_id = %(job_id)s AND t.seq = u.seq
+JOIN tasks AS t ON t.job_id = %(job_id)s AND t.seq = ANY(%(seqs)s::bigint[]) AND t.seq = u.seq
 ON CONFLICT (job_id, seq, number) DO UPDATE SET runner_id = EXCLUDED.runner_id,
     started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
     outcome = EXCLUDED.outcome, error = EXCLUDED.error
@@ -56,7 +59,7 @@ SELECT t.job_id, t.seq, u.attempt, COALESCE(t.lease_owner, u.claimed_by, ''),
 FROM unnest(%(seqs)s::bigint[], %(attempts)s::int[], %(claimed_by)s::text[],
     %(finished_at)s::float8[], %(durations)s::float8[], %(outcomes)s::text[],
     %(errors)s::text[]) AS u (seq, attempt, claimed_by, finished_at, duration_s, outcome, error)
-JOIN tasks AS t ON t.job_id = %(job_id)s AND t.seq = u.seq
+JOIN tasks AS t ON t.job_id = %(job_id)s AND t.seq = ANY(%(seqs)s::bigint[]) AND t.seq = u.seq
 ON CONFLICT (job_id, seq, number) DO UPDATE SET finished_at = EXCLUDED.finished_at,
     outcome = EXCLUDED.outcome, error = EXCLUDED.error
 """
@@ -76,26 +79,32 @@ FROM unnest(%(seqs)s::bigint[], %(statuses)s::text[], %(results)s::text[], %(err
     %(started_at)s::float8[], %(start_runners)s::text[], %(claimed_by)s::text[])
     AS u (seq, status, result, error, finished_at, duration_s, failures, not_before, releases,
         started_attempt, started_at, start_runner, claimed_by)
-WHERE t.job_id = %(job_id)s AND t.seq = u.seq
+WHERE t.job_id = %(job_id)s AND t.seq = ANY(%(seqs)s::bigint[]) AND t.seq = u.seq
 """
+# Driven by the batch's seqs, one index probe each (LIMIT 1 keeps the planner
+# from turning it into a semi-join over every edge of the job).
 _WITH_DEPENDANTS = """
-SELECT DISTINCT t.seq, t.task_id FROM task_deps AS d
-JOIN tasks AS t ON t.job_id = d.job_id AND t.seq = d.dep_seq
-WHERE d.job_id = %(job_id)s AND d.dep_seq = ANY(%(seqs)s::bigint[])
+SELECT s.seq, t.task_id FROM unnest(%(seqs)s::bigint[]) AS s (seq)
+CROSS JOIN LATERAL (
+    SELECT 1 FROM task_deps AS d WHERE d.job_id = %(job_id)s AND d.dep_seq = s.seq LIMIT 1
+) AS has_dependants
+JOIN tasks AS t ON t.job_id = %(job_id)s AND t.seq = ANY(%(seqs)s::bigint[]) AND t.seq = s.seq
 """
-# One statement for many successes: a dependant of two of them loses two unmet
-# dependencies. SET reads the old row, so the CASE sees the count before.
+# Successes count down their dependants in two steps: how many each dependant
+# lost (by the dep index), then one update by key. SET reads the old row, so
+# the CASE sees the count before.
+_MET_DEPENDENCIES = """
+SELECT d.seq, count(*) FROM unnest(%(seqs)s::bigint[]) AS s (dep_seq)
+JOIN task_deps AS d ON d.job_id = %(job_id)s AND d.dep_seq = ANY(%(seqs)s::bigint[])
+    AND d.dep_seq = s.dep_seq
+GROUP BY d.seq
+"""
 _SATISFY_DEPENDANTS = """
-UPDATE tasks AS t SET unmet_deps = GREATEST(t.unmet_deps - c.met, 0),
-    status = CASE WHEN t.status = 'pending' AND t.unmet_deps > 0 AND t.unmet_deps <= c.met
+UPDATE tasks AS t SET unmet_deps = GREATEST(t.unmet_deps - u.met, 0),
+    status = CASE WHEN t.status = 'pending' AND t.unmet_deps > 0 AND t.unmet_deps <= u.met
         THEN 'queued' ELSE t.status END
-FROM (
-    SELECT d.seq, count(*) AS met
-    FROM unnest(%(seqs)s::bigint[]) AS s (dep_seq)
-    JOIN task_deps AS d ON d.job_id = %(job_id)s AND d.dep_seq = s.dep_seq
-    GROUP BY d.seq
-) AS c
-WHERE t.job_id = %(job_id)s AND t.seq = c.seq
+FROM unnest(%(seqs)s::bigint[], %(met)s::int[]) AS u (seq, met)
+WHERE t.job_id = %(job_id)s AND t.seq = ANY(%(seqs)s::bigint[]) AND t.seq = u.seq
 """
 SKIP_DEPENDANTS = f"""
 WITH RECURSIVE dependants (seq) AS (
@@ -274,5 +283,9 @@ async def _propagate(conn: Connection, job_id: str, ended: list[AttemptFinished]
 
 async def _satisfy(conn: Connection, job_id: str, succeeded: list[int]) -> None:
     if succeeded:
-        await conn.execute(_SATISFY_DEPENDANTS, {"job_id": job_id, "seqs": succeeded})
+        cursor = await conn.execute(_MET_DEPENDENCIES, {"job_id": job_id, "seqs": succeeded})
+        met = await cursor.fetchall()
         succeeded.clear()
+        if met:
+            params = {"job_id": job_id, "seqs": [m[0] for m in met], "met": [m[1] for m in met]}
+            await conn.execute(_SATISFY_DEPENDANTS, params)

@@ -85,19 +85,18 @@ async def insert_tasks(conn: Connection, job_id: str, tasks: Iterable[TaskSpec])
     """Insert the tasks and their dependencies with COPY, in batches; return how many."""
     rows: list[tuple[Any, ...]] = []
     edges: list[tuple[int, str]] = []
-    total = 0
-    has_edges = False
+    total = staged = 0
     for spec in tasks:
         depends_on = tuple(dict.fromkeys(spec.depends_on))
         rows.append(task_insert_row(job_id, spec, depends_on))
         edges.extend((spec.seq, dep) for dep in depends_on)
         if len(rows) >= BATCH_SIZE or len(edges) >= BATCH_SIZE:
-            has_edges = has_edges or bool(edges)
+            staged += len(edges)
             total += await _flush(conn, rows, edges)
-    has_edges = has_edges or bool(edges)
+    staged += len(edges)
     total += await _flush(conn, rows, edges)
-    if has_edges:
-        await _resolve_dependencies(conn, job_id)
+    if staged:
+        await _resolve_dependencies(conn, job_id, staged)
     return total
 
 
@@ -119,11 +118,17 @@ async def _flush(
     return count
 
 
-async def _resolve_dependencies(conn: Connection, job_id: str) -> None:
+async def _resolve_dependencies(conn: Connection, job_id: str, staged: int) -> None:
+    """Turn the staged edges into task_deps rows; TaskfileError if a dependency is unknown."""
     params = {"job_id": job_id}
-    cursor = await conn.execute(_UNKNOWN_DEPENDENCIES, params)
-    unknown = await cursor.fetchall()
-    if unknown:
+    cursor = await conn.execute(_RESOLVE_DEPENDENCIES, params)
+    # Each staged edge names one task or none (task ids are unique in a job):
+    # fewer rows than edges means an unknown id, and only then is it looked up.
+    if cursor.rowcount < staged:
+        # A temp table never gets statistics by itself; the anti-join needs them.
+        await conn.execute("ANALYZE dep_staging")
+        cursor = await conn.execute(_UNKNOWN_DEPENDENCIES, params)
+        unknown = await cursor.fetchall()
         # The parser rejects these; a task waiting on a missing one would never start.
         raise TaskfileError(
             [
@@ -133,8 +138,6 @@ async def _resolve_dependencies(conn: Connection, job_id: str) -> None:
                 for task, dep in unknown
             ]
         )
-    await conn.execute(_RESOLVE_DEPENDENCIES, params)
-    await conn.execute("DELETE FROM dep_staging")
 
 
 async def release_leases(conn: Connection, job_id: str, runner_id: str, now: float) -> None:

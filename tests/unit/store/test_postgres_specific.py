@@ -18,7 +18,7 @@ import pytest_asyncio
 
 from pg import PostgresServer
 from taskfleet.errors import JobConflict, StoreError, UsageError
-from taskfleet.model import JobStatus
+from taskfleet.model import JobStatus, TaskStatus
 from taskfleet.store import open_store, postgres_schema
 from taskfleet.store.base import Store
 from taskfleet.store.memory import MemoryStore
@@ -231,3 +231,24 @@ async def test_postgres_matches_memory_on_random_workloads(pg_url: str, seed: in
         assert await snapshot(stores[0]) == await snapshot(stores[1]), f"step {step}"
     for store in stores:
         await store.close()
+
+
+async def test_a_big_job_gets_statistics_and_runs(pg: PostgresStore, pg_url: str) -> None:
+    from .conftest import finish, start, task
+
+    count = 10_000
+    specs = [
+        task(f"t{seq}", seq, depends_on=("t1",) if seq % 100 == 0 else ())
+        for seq in range(1, count + 1)
+    ]
+    assert (await pg.create_job(job(), specs)).total == count
+    conn = await raw(pg_url)
+    cursor = await conn.execute("SELECT count(*) FROM pg_stats WHERE tablename = 'tasks'")
+    row = await cursor.fetchone()
+    assert row is not None and row[0] > 0
+    await conn.close()
+    await pg.acquire_job("job-1", runner("r1"), [JobStatus.QUEUED])
+    claimed = await pg.claim_tasks("job-1", "r1", 1)
+    assert [t.id for t in claimed] == ["t1"]
+    await pg.record("job-1", [start(1), finish(1, TaskStatus.FAILED)])
+    assert (await pg.count_tasks("job-1")).skipped == count // 100
