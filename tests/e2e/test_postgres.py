@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import json
 from typing import Any
 
-from .helpers import Cli, describe, read_lines
+from .helpers import Cli, describe, read_lines, wait_for
 
 # A task that waits (at most ~10 s) until the other job's task has started: the
 # two jobs can only finish if two workers run them at the same time.
@@ -73,3 +74,30 @@ def test_two_workers_drain_submitted_jobs_without_running_one_twice(cli: Cli, pg
     assert runner_pids == {worker.pid for worker in workers}
     listed = json.loads(cli.ok("jobs", "--json").stdout)
     assert sorted(job["job_id"] for job in listed) == sorted(jobs)
+
+
+def test_kill_9_mid_run_then_resume_on_postgres(cli: Cli, pg_url: str) -> None:
+    cli.env["TASKFLEET_DB"] = pg_url
+    count = 30
+    cli.write_tasks(
+        "tasks.jsonl",
+        [
+            {"id": f"t{i:02d}", "command": f"sleep 0.1; echo t{i:02d} >> log.txt"}
+            for i in range(count)
+        ],
+    )
+    log = cli.cwd / "log.txt"
+    run = cli.start("run", "tasks.jsonl", "-j", "3", "--id", "crash")
+    wait_for(lambda: len(read_lines(log)) >= 6, message="6 tasks to log")
+
+    run.kill()  # SIGKILL: no chance to release anything
+
+    assert cli.status("crash")["status"] == "interrupted"
+    succeeded_before = {r["id"] for r in cli.results("crash", "--status", "succeeded")}
+    assert 0 < len(succeeded_before) < count
+    resumed = cli.run_job("resume", "crash")
+    assert resumed.code == 0, describe(resumed.proc)
+    assert (resumed.status["status"], resumed.status["succeeded"]) == ("completed", count)
+    counts = collections.Counter(read_lines(log))
+    assert set(counts) == {f"t{i:02d}" for i in range(count)}
+    assert [t for t in succeeded_before if counts[t] != 1] == []

@@ -42,46 +42,12 @@ from taskfleet.store import postgres_record, postgres_tasks
 from taskfleet.store.claims import ClaimLedger
 from taskfleet.store.postgres_jobs import JobQueries
 from taskfleet.store.postgres_schema import Connection, connect, redact, translate_errors
-from taskfleet.store.sqlite_schema import TASK_COLUMNS, task_from_row
+from taskfleet.store.sqlite_schema import task_from_row
 
 __all__ = ["PostgresStore"]
 
 _ANALYZE_AFTER_TASKS = 10_000
 
-# A read, not a write: the lease is written with the attempt's start (store/claims.py).
-# The WHERE repeats the partial index tasks_claimable so the planner uses it.
-_CLAIM_WINDOW = f"""
-SELECT {TASK_COLUMNS} FROM tasks
-WHERE job_id = %(job_id)s AND lease_owner IS NULL AND unmet_deps = 0
-  AND status IN ('queued', 'pending')
-ORDER BY priority DESC, seq LIMIT %(limit)s
-"""
-_CANCEL_OPEN_TASKS = """
-UPDATE tasks SET status = 'cancelled', finished_at = %s, error = 'cancelled', lease_owner = NULL
-WHERE job_id = %s AND status IN ('pending', 'queued')
-"""
-_FAIL_TASKS = """
-UPDATE tasks SET status = 'failed', error = %(error)s, lease_owner = NULL
-WHERE job_id = %(job_id)s AND task_id = ANY(%(task_ids)s::text[])
-RETURNING task_id
-"""
-_COUNT_TASKS = "SELECT status, count(*) FROM tasks WHERE job_id = %s GROUP BY status"
-_GET_TASK = f"SELECT {TASK_COLUMNS} FROM tasks WHERE job_id = %s AND task_id = %s"
-_LIST_TASKS = f"""
-SELECT {TASK_COLUMNS} FROM tasks
-WHERE job_id = %(job_id)s AND seq > %(after_seq)s
-  AND (%(all_statuses)s OR status = ANY(%(statuses)s::text[]))
-  AND (%(search)s::text IS NULL OR strpos(task_id, %(search)s::text) > 0)
-ORDER BY seq LIMIT %(limit)s
-"""
-_ATTEMPTS = """
-SELECT number, runner_id, started_at, finished_at, outcome, error
-FROM attempts WHERE job_id = %s AND seq = %s ORDER BY number
-"""
-_TASK_CHANGES = """
-SELECT change_seq, task_id, status, attempt, error FROM task_changes
-WHERE job_id = %s AND change_seq > %s ORDER BY change_seq LIMIT %s
-"""
 _INSERT_FILE = """
 INSERT INTO files (file_id, purpose, filename, bytes, created_at, content)
 VALUES (%s, %s, %s, %s, %s, %s)
@@ -258,7 +224,7 @@ class PostgresStore:
             # Under the lock: no other claim of this process reads ``held`` meanwhile.
             held = self._claims.held(job_id)
             params = {"job_id": job_id, "limit": limit + len(held)}
-            cursor = await conn.execute(_CLAIM_WINDOW, params)
+            cursor = await conn.execute(postgres_tasks.CLAIM_WINDOW, params)
             rows = await cursor.fetchall()
             spec_cache: dict[str, Any] = {}
             tasks: list[Task] = []
@@ -288,7 +254,7 @@ class PostgresStore:
         async with self._transaction() as conn:
             await self._jobs(conn).require(job_id)
             await postgres_tasks.lock_job_tasks(conn, job_id)
-            cursor = await conn.execute(_CANCEL_OPEN_TASKS, (now, job_id))
+            cursor = await conn.execute(postgres_tasks.CANCEL_OPEN_TASKS, (now, job_id))
             self._claims.forget(job_id)
             return cursor.rowcount
 
@@ -316,7 +282,7 @@ class PostgresStore:
         params = {"job_id": job_id, "error": error, "task_ids": wanted}
         async with self._transaction() as conn:
             await postgres_tasks.lock_job_tasks(conn, job_id)
-            cursor = await conn.execute(_FAIL_TASKS, params)
+            cursor = await conn.execute(postgres_tasks.FAIL_TASKS, params)
             marked = {row[0] for row in await cursor.fetchall()}
         return [task_id for task_id in wanted if task_id in marked]
 
@@ -332,7 +298,7 @@ class PostgresStore:
         """Tasks per status."""
         async with self._transaction() as conn:
             await self._jobs(conn).require(job_id)
-            cursor = await conn.execute(_COUNT_TASKS, (job_id,))
+            cursor = await conn.execute(postgres_tasks.COUNT_TASKS, (job_id,))
             rows = await cursor.fetchall()
         return StatusCounts.from_mapping({TaskStatus(status): n for status, n in rows})
 
@@ -342,7 +308,7 @@ class PostgresStore:
             return await self._get_task(conn, job_id, task_id)
 
     async def _get_task(self, conn: Connection, job_id: str, task_id: str) -> Task:
-        cursor = await conn.execute(_GET_TASK, (job_id, task_id))
+        cursor = await conn.execute(postgres_tasks.GET_TASK, (job_id, task_id))
         row = await cursor.fetchone()
         if row is None:
             await self._jobs(conn).require(job_id)
@@ -369,7 +335,7 @@ class PostgresStore:
         }
         async with self._transaction() as conn:
             await self._jobs(conn).require(job_id)
-            cursor = await conn.execute(_LIST_TASKS, params)
+            cursor = await conn.execute(postgres_tasks.LIST_TASKS, params)
             rows = await cursor.fetchall()
         return [task_from_row(row) for row in rows]
 
@@ -377,7 +343,7 @@ class PostgresStore:
         """Every recorded attempt of a task, oldest first."""
         async with self._transaction() as conn:
             task = await self._get_task(conn, job_id, task_id)
-            cursor = await conn.execute(_ATTEMPTS, (job_id, task.seq))
+            cursor = await conn.execute(postgres_tasks.ATTEMPTS, (job_id, task.seq))
             rows = await cursor.fetchall()
         return [Attempt(task_id, *row) for row in rows]
 
@@ -387,7 +353,8 @@ class PostgresStore:
         """The job's task state changes after ``after_change_seq``, oldest first."""
         async with self._transaction() as conn:
             await self._jobs(conn).require(job_id)
-            cursor = await conn.execute(_TASK_CHANGES, (job_id, after_change_seq, limit))
+            params = (job_id, after_change_seq, limit)
+            cursor = await conn.execute(postgres_tasks.TASK_CHANGES, params)
             rows = await cursor.fetchall()
         return [TaskChange(row[0], row[1], TaskStatus(row[2]), row[3], row[4]) for row in rows]
 

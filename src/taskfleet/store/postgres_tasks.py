@@ -1,4 +1,5 @@
-"""Bulk task writes of the PostgreSQL store: insert a job's tasks, release leases, reopen.
+"""Task queries of the PostgreSQL store: the named reads, and the bulk writes
+(insert a job's tasks, release leases, reopen).
 
 Each function runs inside a transaction the caller opened. Attempt starts
 and ends (the group commits) are in ``postgres_record``.
@@ -12,9 +13,48 @@ from typing import Any
 from taskfleet.errors import TaskfileError, TaskfileIssue
 from taskfleet.model import TaskSpec, TaskStatus
 from taskfleet.store.postgres_schema import JOB_LOCK_NAMESPACE, Connection
-from taskfleet.store.sqlite_schema import TASK_INSERT_COLUMNS, task_insert_row
+from taskfleet.store.sqlite_schema import TASK_COLUMNS, TASK_INSERT_COLUMNS, task_insert_row
 
 BATCH_SIZE = 5000
+
+# -- named queries the store runs as they are ------------------------------------
+
+# A read, not a write: the lease is written with the attempt's start (store/claims.py).
+# The WHERE repeats the partial index tasks_claimable so the planner uses it.
+CLAIM_WINDOW = f"""
+SELECT {TASK_COLUMNS} FROM tasks
+WHERE job_id = %(job_id)s AND lease_owner IS NULL AND unmet_deps = 0
+  AND status IN ('queued', 'pending')
+ORDER BY priority DESC, seq LIMIT %(limit)s
+"""
+CANCEL_OPEN_TASKS = """
+UPDATE tasks SET status = 'cancelled', finished_at = %s, error = 'cancelled', lease_owner = NULL
+WHERE job_id = %s AND status IN ('pending', 'queued')
+"""
+FAIL_TASKS = """
+UPDATE tasks SET status = 'failed', error = %(error)s, lease_owner = NULL
+WHERE job_id = %(job_id)s AND task_id = ANY(%(task_ids)s::text[])
+RETURNING task_id
+"""
+COUNT_TASKS = "SELECT status, count(*) FROM tasks WHERE job_id = %s GROUP BY status"
+GET_TASK = f"SELECT {TASK_COLUMNS} FROM tasks WHERE job_id = %s AND task_id = %s"
+LIST_TASKS = f"""
+SELECT {TASK_COLUMNS} FROM tasks
+WHERE job_id = %(job_id)s AND seq > %(after_seq)s
+  AND (%(all_statuses)s OR status = ANY(%(statuses)s::text[]))
+  AND (%(search)s::text IS NULL OR strpos(task_id, %(search)s::text) > 0)
+ORDER BY seq LIMIT %(limit)s
+"""
+ATTEMPTS = """
+SELECT number, runner_id, started_at, finished_at, outcome, error
+FROM attempts WHERE job_id = %s AND seq = %s ORDER BY number
+"""
+TASK_CHANGES = """
+SELECT change_seq, task_id, status, attempt, error FROM task_changes
+WHERE job_id = %s AND change_seq > %s ORDER BY change_seq LIMIT %s
+"""
+
+# -- bulk writes ------------------------------------------------------------------
 
 # hashtext: a job id of any length becomes the lock's 32-bit key.
 _LOCK_JOB_TASKS = "SELECT pg_advisory_xact_lock(%s, hashtext(%s))"
