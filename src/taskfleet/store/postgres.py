@@ -115,9 +115,11 @@ class PostgresStore:
         if total >= _ANALYZE_AFTER_TASKS:
             # Statistics that know the new job's size make the planner read its
             # tasks by key in every group commit, not scan them all each time;
-            # autovacuum would learn it only much later.
-            async with self._transaction() as conn:
-                await conn.execute("ANALYZE tasks, task_deps")
+            # autovacuum would learn it only much later. The job is stored
+            # already: a failure here costs speed, not correctness.
+            with contextlib.suppress(StoreError):
+                async with self._transaction() as conn:
+                    await conn.execute("ANALYZE tasks, task_deps")
         return created
 
     async def get_job(self, job_id: str) -> Job:
@@ -246,7 +248,8 @@ class PostgresStore:
             await postgres_tasks.lock_job_tasks(conn, job_id)
             held = self._claims.held(job_id)
             skipped = await postgres_record.record_updates(conn, job_id, updates, held)
-            self._claims.started(job_id, [update.seq for update in updates])
+        # After the commit (no await in between): a failed batch keeps its claims.
+        self._claims.started(job_id, [update.seq for update in updates])
         return skipped
 
     async def cancel_open_tasks(self, job_id: str, now: float) -> int:
@@ -255,8 +258,8 @@ class PostgresStore:
             await self._jobs(conn).require(job_id)
             await postgres_tasks.lock_job_tasks(conn, job_id)
             cursor = await conn.execute(postgres_tasks.CANCEL_OPEN_TASKS, (now, job_id))
-            self._claims.forget(job_id)
-            return cursor.rowcount
+        self._claims.forget(job_id)
+        return cursor.rowcount
 
     async def reopen_tasks(
         self,
@@ -271,7 +274,7 @@ class PostgresStore:
         async with self._transaction() as conn:
             await postgres_tasks.lock_job_tasks(conn, job_id)
             reopened = await postgres_tasks.reopen_tasks(conn, job_id, statuses, task_ids)
-            self._claims.forget(job_id)
+        self._claims.forget(job_id)
         return reopened
 
     async def fail_tasks(self, job_id: str, task_ids: Collection[str], error: str) -> list[str]:
@@ -292,7 +295,7 @@ class PostgresStore:
         async with self._transaction() as conn:
             await postgres_tasks.lock_job_tasks(conn, job_id)
             await postgres_tasks.release_leases(conn, job_id, runner_id, time.time())
-            self._claims.release(job_id, runner_id)
+        self._claims.release(job_id, runner_id)
 
     async def count_tasks(self, job_id: str) -> StatusCounts:
         """Tasks per status."""

@@ -252,3 +252,21 @@ async def test_a_big_job_gets_statistics_and_runs(pg: PostgresStore, pg_url: str
     assert [t.id for t in claimed] == ["t1"]
     await pg.record("job-1", [start(1), finish(1, TaskStatus.FAILED)])
     assert (await pg.count_tasks("job-1")).skipped == count // 100
+
+
+async def test_a_cancelled_call_leaves_the_store_usable(pg: PostgresStore, pg_url: str) -> None:
+    await pg.create_job(job(), tasks(1))
+    await pg.acquire_job("job-1", runner("r1"), [JobStatus.QUEUED])
+    other = await raw(pg_url)
+    async with other.transaction():
+        await other.execute("SELECT 1 FROM jobs WHERE job_id = 'job-1' FOR UPDATE")
+        blocked = asyncio.create_task(pg.heartbeat("job-1", "r1", 5.0))
+        await asyncio.sleep(0.3)
+        assert not blocked.done()
+        blocked.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await blocked
+    await other.close()
+    assert await pg.heartbeat("job-1", "r1", 6.0) is JobStatus.RUNNING
+    held = (await pg.get_job("job-1")).runner
+    assert held is not None and held.heartbeat_at == 6.0
