@@ -19,7 +19,7 @@ import pytest_asyncio
 from pg import PostgresServer
 from taskfleet.errors import JobConflict, StoreError, UsageError
 from taskfleet.model import JobStatus, TaskStatus
-from taskfleet.store import open_store, postgres_schema
+from taskfleet.store import open_store, postgres_schema, postgres_tasks
 from taskfleet.store.base import Store
 from taskfleet.store.memory import MemoryStore
 from taskfleet.store.postgres import PostgresStore
@@ -270,3 +270,14 @@ async def test_a_cancelled_call_leaves_the_store_usable(pg: PostgresStore, pg_ur
     assert await pg.heartbeat("job-1", "r1", 6.0) is JobStatus.RUNNING
     held = (await pg.get_job("job-1")).runner
     assert held is not None and held.heartbeat_at == 6.0
+
+
+async def test_the_claim_window_uses_its_partial_index(pg: PostgresStore) -> None:
+    await pg.create_job(job(), tasks(3000))
+    await pg.create_job(job("job-2"), tasks(3000))
+    assert pg._conn is not None
+    await pg._conn.execute("ANALYZE tasks")
+    params = {"job_id": "job-1", "limit": 10}
+    cursor = await pg._conn.execute("EXPLAIN " + postgres_tasks.CLAIM_WINDOW, params)
+    plan = "\n".join(row[0] for row in await cursor.fetchall())
+    assert "tasks_claimable" in plan, plan
