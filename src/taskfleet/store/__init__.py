@@ -19,10 +19,26 @@ def open_store(url: str) -> Store:
 
         return MemoryStore()
     if url.startswith(("postgresql://", "postgres://")):
-        raise UsageError("the PostgreSQL store is not available in this version")
+        return _postgres_store(url)
+    if url.startswith("postgresql+") and "://" in url:
+        # SQLAlchemy-style postgresql+psycopg://: the driver is always psycopg here.
+        return _postgres_store("postgresql://" + url.split("://", 1)[1])
     from taskfleet.store.sqlite import SqliteStore
 
     path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
     if url.startswith("sqlite://") and not url.startswith("sqlite:///"):
         raise UsageError(f"bad store URL '{url}': use sqlite:///path/to/file.db")
     return SqliteStore(path)
+
+
+def _postgres_store(url: str) -> Store:
+    """The PostgreSQL store; psycopg is imported only now, so the CLI starts fast without it."""
+    from taskfleet.errors import UsageError
+
+    try:
+        from taskfleet.store.postgres import PostgresStore
+    except ImportError as exc:
+        raise UsageError(
+            "the PostgreSQL store needs psycopg: pip install 'taskfleet[postgres]'"
+        ) from exc
+    return PostgresStore(url)

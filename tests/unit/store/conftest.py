@@ -23,17 +23,27 @@ from taskfleet.store.base import Store
 from taskfleet.store.memory import MemoryStore
 from taskfleet.store.sqlite import SqliteStore
 
+
+def _postgres(_tmp: Path, request: pytest.FixtureRequest) -> Store:
+    from taskfleet.store.postgres import PostgresStore
+
+    # A fresh database per test, on the session's server (skips if PostgreSQL is missing).
+    url: str = request.getfixturevalue("pg_url")
+    return PostgresStore(url)
+
+
 # Every store implementation runs the whole contract suite; add new ones here.
-STORE_FACTORIES: dict[str, Callable[[Path], Store]] = {
-    "memory": lambda _tmp: MemoryStore(),
-    "sqlite": lambda tmp: SqliteStore(str(tmp / "store.db")),
+STORE_FACTORIES: dict[str, Callable[[Path, pytest.FixtureRequest], Store]] = {
+    "memory": lambda _tmp, _request: MemoryStore(),
+    "sqlite": lambda tmp, _request: SqliteStore(str(tmp / "store.db")),
+    "postgres": _postgres,
 }
 
 
 @pytest_asyncio.fixture(params=sorted(STORE_FACTORIES))
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     """A fresh, open store."""
-    instance = STORE_FACTORIES[request.param](tmp_path)
+    instance = STORE_FACTORIES[request.param](tmp_path, request)
     await instance.open()
     yield instance
     await instance.close()
