@@ -359,7 +359,9 @@ class PostgresStore:
             params = (job_id, after_change_seq, limit)
             cursor = await conn.execute(postgres_tasks.TASK_CHANGES, params)
             rows = await cursor.fetchall()
-        return [TaskChange(row[0], row[1], TaskStatus(row[2]), row[3], row[4]) for row in rows]
+        return [
+            TaskChange(row[0], row[1], TaskStatus(row[2]), row[3], row[4], row[5]) for row in rows
+        ]
 
     # -- files --------------------------------------------------------------
 

@@ -50,7 +50,7 @@ SELECT number, runner_id, started_at, finished_at, outcome, error
 FROM attempts WHERE job_id = %s AND seq = %s ORDER BY number
 """
 TASK_CHANGES = """
-SELECT change_seq, task_id, status, attempt, error FROM task_changes
+SELECT change_seq, task_id, status, attempt, error, finished_at FROM task_changes
 WHERE job_id = %s AND change_seq > %s ORDER BY change_seq LIMIT %s
 """
 

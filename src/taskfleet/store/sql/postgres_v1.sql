@@ -107,15 +107,17 @@ CREATE TABLE task_changes (
     task_id     TEXT NOT NULL,
     status      TEXT NOT NULL,
     attempt     INTEGER NOT NULL,
-    error       TEXT                            -- the first 1000 characters
+    error       TEXT,                           -- the first 1000 characters
+    finished_at DOUBLE PRECISION                -- the task's, as of this change
 );
 
 CREATE INDEX task_changes_by_job ON task_changes (job_id, change_seq);
 
 CREATE FUNCTION taskfleet_log_task_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO task_changes (job_id, task_id, status, attempt, error)
-    VALUES (NEW.job_id, NEW.task_id, NEW.status, NEW.attempts, left(NEW.error, 1000));
+    INSERT INTO task_changes (job_id, task_id, status, attempt, error, finished_at)
+    VALUES (NEW.job_id, NEW.task_id, NEW.status, NEW.attempts, left(NEW.error, 1000),
+            NEW.finished_at);
     RETURN NULL;
 END;
 $$;
