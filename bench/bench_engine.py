@@ -268,7 +268,7 @@ def bare_db(path: Path) -> sqlite3.Connection:
 
 def bare_statements() -> tuple[str, str, str]:
     """INSERT, claim and finish statements of one task, on taskfleet's columns."""
-    from taskfleet.store.sqlite_schema import TASK_INSERT_COLUMNS
+    from taskfleet.store.rows import TASK_INSERT_COLUMNS
 
     width = len(TASK_INSERT_COLUMNS.split(","))
     insert = f"INSERT INTO tasks ({TASK_INSERT_COLUMNS}) VALUES ({', '.join('?' * width)})"
@@ -289,7 +289,7 @@ def task_rows(count: int) -> Iterator[tuple[Any, ...]]:
     The row comes from taskfleet's own parser and row builder, so the bare
     loop writes what taskfleet writes however the defaults change.
     """
-    from taskfleet.store.sqlite_schema import task_insert_row
+    from taskfleet.store.rows import task_insert_row
     from taskfleet.taskfile import read_all
 
     (spec,) = read_all([{"id": "t1", "duration": 0}])

@@ -3,34 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import time
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, TypeVar
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import httpx
 
-T = TypeVar("T")
-POLL_S = 0.05
-
-
-def wait_for(predicate: Callable[[], T], timeout: float = 20.0, message: str = "condition") -> T:
-    """Poll ``predicate`` until it returns something truthy; return that."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(POLL_S)
-
-
-def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """os.environ without any TASKFLEET_* variable, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TASKFLEET_")}
-    env.update(extra or {})
-    return env
+from e2e.helpers import clean_env as clean_env
+from e2e.helpers import wait_for as wait_for
 
 
 def parse_sse(lines: Iterator[str]) -> Iterator[dict[str, Any]]:

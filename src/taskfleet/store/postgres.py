@@ -42,7 +42,7 @@ from taskfleet.store import postgres_record, postgres_tasks
 from taskfleet.store.claims import ClaimLedger
 from taskfleet.store.postgres_jobs import JobQueries
 from taskfleet.store.postgres_schema import Connection, connect, redact, translate_errors
-from taskfleet.store.sqlite_schema import task_from_row
+from taskfleet.store.rows import task_from_row
 
 __all__ = ["PostgresStore"]
 

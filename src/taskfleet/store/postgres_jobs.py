@@ -15,7 +15,7 @@ from psycopg import sql
 from taskfleet.errors import JobConflict, JobNotFound
 from taskfleet.model import Job, JobStatus, RunnerInfo
 from taskfleet.store.postgres_schema import Connection
-from taskfleet.store.sqlite_schema import JOB_COLUMNS, encode_json, job_from_row, job_row
+from taskfleet.store.rows import JOB_COLUMNS, encode_json, job_from_row, job_row
 
 _INSERT_JOB = f"""
 INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({", ".join(["%s"] * len(JOB_COLUMNS.split(",")))})

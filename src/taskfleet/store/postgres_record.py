@@ -9,7 +9,6 @@ row in ``attempts``: PostgreSQL's cost is the round trip, not the row.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,8 +20,8 @@ from taskfleet.model import (
     TaskUpdate,
 )
 from taskfleet.store.postgres_schema import Connection
-from taskfleet.store.sqlite_record import plan_rounds
-from taskfleet.store.sqlite_schema import encode_json
+from taskfleet.store.record_plan import cut_after, failing_positions, plan_rounds
+from taskfleet.store.rows import encode_json
 
 _FINAL_SQL = ", ".join(f"'{status.value}'" for status in sorted(FINAL_TASK_STATES))
 
@@ -159,20 +158,12 @@ async def _with_dependants(conn: Connection, job_id: str, seqs: list[int]) -> di
 async def _segments(
     conn: Connection, job_id: str, updates: Sequence[TaskUpdate]
 ) -> list[Sequence[TaskUpdate]]:
-    """Cut the batch after each failure that skips dependants (see ``sqlite_record``)."""
-    failing = [
-        (position, update.seq)
-        for position, update in enumerate(updates)
-        if isinstance(update, AttemptFinished)
-        and update.status in FINAL_TASK_STATES
-        and update.status is not TaskStatus.SUCCEEDED
-    ]
+    """Cut the batch after each failure that skips dependants (``record_plan.cut_after``)."""
+    failing = failing_positions(updates)
     if not failing:
         return [updates]
     with_dependants = await _with_dependants(conn, job_id, [seq for _, seq in failing])
-    cuts = [position + 1 for position, seq in failing if seq in with_dependants]
-    bounds = [0, *cuts, len(updates)]
-    return [updates[lo:hi] for lo, hi in itertools.pairwise(bounds) if lo < hi]
+    return cut_after(updates, failing, with_dependants)
 
 
 async def _write_rounds(

@@ -6,7 +6,7 @@ open a new database at once: the first creates the schema, the others wait
 and find it done. ``schema_version`` records the versions applied.
 
 Rows have the SQLite store's column layout, so both share its encoders and
-decoders (``sqlite_schema.job_row``, ``task_from_row``...).
+decoders (``rows.job_row``, ``task_from_row``...).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from typing import Any
 from taskfleet.errors import TaskfileError, TaskfileIssue
 from taskfleet.model import TaskSpec, TaskStatus
 from taskfleet.store.postgres_schema import JOB_LOCK_NAMESPACE, Connection
-from taskfleet.store.sqlite_schema import TASK_COLUMNS, TASK_INSERT_COLUMNS, task_insert_row
+from taskfleet.store.rows import TASK_COLUMNS, TASK_INSERT_COLUMNS, task_insert_row
 
 BATCH_SIZE = 5000
 

@@ -38,16 +38,15 @@ from taskfleet.model import (
 )
 from taskfleet.store import sqlite_record, sqlite_tasks
 from taskfleet.store.claims import ClaimLedger
-from taskfleet.store.sqlite_schema import (
+from taskfleet.store.rows import (
     JOB_COLUMNS,
     TASK_COLUMNS,
-    connect,
     encode_json,
     job_from_row,
     job_row,
     task_from_row,
-    translate_errors,
 )
+from taskfleet.store.sqlite_schema import connect, translate_errors
 
 __all__ = ["SqliteStore"]
 

@@ -8,11 +8,9 @@ row write, and dependency tables are touched only for tasks with dependants.
 
 from __future__ import annotations
 
-import itertools
 import sqlite3
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from taskfleet.model import (
     FINAL_TASK_STATES,
@@ -21,7 +19,8 @@ from taskfleet.model import (
     TaskStatus,
     TaskUpdate,
 )
-from taskfleet.store.sqlite_schema import encode_json
+from taskfleet.store.record_plan import Round, cut_after, failing_positions, plan_rounds
+from taskfleet.store.rows import encode_json
 
 # Enum .value is a property lookup; this is on the per-update hot path.
 _STATUS_VALUES = {status: status.value for status in TaskStatus}
@@ -89,67 +88,6 @@ RETURNING tasks.seq, tasks.task_id
 """
 
 
-class _Step(NamedTuple):
-    """One write to one task: a start, a finish, or both (an attempt that ran within the batch)."""
-
-    started: AttemptStarted | None
-    finished: AttemptFinished | None
-    position: int  # of the last update merged in, to keep propagation in batch order
-
-
-@dataclass(slots=True)
-class _Round:
-    starts: list[AttemptStarted] = field(default_factory=list)
-    finishes: list[AttemptFinished] = field(default_factory=list)
-    runs: list[tuple[AttemptStarted, AttemptFinished]] = field(default_factory=list)
-    ended: list[tuple[int, AttemptFinished]] = field(default_factory=list)
-
-    def add(self, step: _Step) -> None:
-        started, finished, position = step
-        if finished is None:
-            if started is not None:
-                self.starts.append(started)
-            return
-        if started is None:
-            self.finishes.append(finished)
-        else:
-            self.runs.append((started, finished))
-        if finished.status in FINAL_TASK_STATES:
-            self.ended.append((position, finished))
-
-
-def plan_rounds(updates: Sequence[TaskUpdate]) -> list[_Round]:
-    """Split a batch into rounds in which each task is written at most once.
-
-    Only the order of one task's updates matters (a start before its finish),
-    so round n holds every task's n-th step and each round is written with
-    one ``executemany`` per statement. A start directly followed by its
-    finish (a fast task) merges into one step: one row write instead of two.
-    """
-    steps: dict[int, list[_Step]] = {}
-    for position, update in enumerate(updates):
-        task_steps = steps.setdefault(update.seq, [])
-        last = task_steps[-1] if task_steps else None
-        if isinstance(update, AttemptStarted):
-            task_steps.append(_Step(update, None, position))
-        elif (
-            last is not None
-            and last.finished is None
-            and last.started is not None
-            and last.started.attempt == update.attempt
-        ):
-            task_steps[-1] = _Step(last.started, update, position)
-        else:
-            task_steps.append(_Step(None, update, position))
-    rounds: list[_Round] = []
-    for task_steps in steps.values():
-        for index, step in enumerate(task_steps):
-            if index == len(rounds):
-                rounds.append(_Round())
-            rounds[index].add(step)
-    return rounds
-
-
 def record_updates(
     conn: sqlite3.Connection,
     job_id: str,
@@ -181,31 +119,17 @@ def record_updates(
 def _segments(
     conn: sqlite3.Connection, job_id: str, updates: Sequence[TaskUpdate]
 ) -> list[Sequence[TaskUpdate]]:
-    """Cut the batch after each failure that skips dependants.
-
-    Rounds reorder updates of different tasks, which is safe except across
-    a skip cascade: a dependant updated later in the batch must see the skip
-    first, as if applied one by one. Successes commute with the rest: only
-    tasks with no unmet dependencies are leased, so none are started early.
-    """
-    failing = [
-        (position, update.seq)
-        for position, update in enumerate(updates)
-        if isinstance(update, AttemptFinished)
-        and update.status in FINAL_TASK_STATES
-        and update.status is not TaskStatus.SUCCEEDED
-    ]
+    """Cut the batch after each failure that skips dependants (``record_plan.cut_after``)."""
+    failing = failing_positions(updates)
     if not failing:
         return [updates]
     params = (job_id, encode_json([seq for _, seq in failing]))
     with_dependants = {row[0] for row in conn.execute(_ENDED_WITH_DEPENDANTS, params)}
-    cuts = [position + 1 for position, seq in failing if seq in with_dependants]
-    bounds = [0, *cuts, len(updates)]
-    return [updates[lo:hi] for lo, hi in itertools.pairwise(bounds) if lo < hi]
+    return cut_after(updates, failing, with_dependants)
 
 
 def _write_rounds(
-    conn: sqlite3.Connection, job_id: str, rounds: list[_Round], claimed: Mapping[int, str]
+    conn: sqlite3.Connection, job_id: str, rounds: list[Round], claimed: Mapping[int, str]
 ) -> None:
     for round_ in rounds:
         _record_starts(conn, job_id, round_.starts)

@@ -12,7 +12,7 @@ from typing import Any
 
 from taskfleet.errors import TaskfileError, TaskfileIssue
 from taskfleet.model import TaskSpec, TaskStatus
-from taskfleet.store.sqlite_schema import TASK_INSERT_COLUMNS, encode_json, task_insert_row
+from taskfleet.store.rows import TASK_INSERT_COLUMNS, encode_json, task_insert_row
 
 BATCH_SIZE = 1000
 
