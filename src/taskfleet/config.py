@@ -386,6 +386,16 @@ def _table_text(table: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={text}" for k, text in zip(table, shown, strict=True))
 
 
+def mask_password(url: str) -> str:
+    """A store URL fit to print: a password in it becomes ``***``."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return url
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
+
+
 def describe(settings: Settings) -> list[tuple[str, str, str]]:
     """Rows of (key, value as text, source) for `taskfleet config`; secrets masked."""
     rows: list[tuple[str, str, str]] = []
@@ -395,6 +405,8 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
             text = "none"
         elif scalar.key == "api_token":
             text = "***"
+        elif scalar.key == "db":
+            text = mask_password(str(value))
         else:
             text = str(value)
         rows.append((scalar.key, text, settings.sources.get(scalar.key, "default")))

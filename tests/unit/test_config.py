@@ -15,6 +15,7 @@ from taskfleet.config import (
     Settings,
     describe,
     load_settings,
+    mask_password,
     normalize_db_url,
     parse_template,
 )
@@ -394,3 +395,11 @@ def test_import_is_cheap() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_config_masks_a_password_in_the_store_url(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path, {"TASKFLEET_DB": "postgresql://tf:s3cret@db:5432/tf"}, {})
+    rows = {key: text for key, text, _ in describe(settings)}
+    assert rows["db"] == "postgresql://tf:***@db:5432/tf"
+    assert mask_password("sqlite:///x.db") == "sqlite:///x.db"
+    assert mask_password("postgresql://tf@db/tf") == "postgresql://tf@db/tf"

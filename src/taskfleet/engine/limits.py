@@ -1,7 +1,7 @@
 """Keyed concurrency slots: the job's global limit plus per-profile and per-resource ones.
 
-Rate limiters and adaptive concurrency for endpoints join this module with the
-``llm`` kind.
+Requests- and tokens-per-minute limiters and adaptive concurrency (AIMD) for
+endpoints are in ``rate_limits``; the ``llm`` kind's gate applies them.
 """
 
 from __future__ import annotations
