@@ -8,7 +8,6 @@ so one connection is enough. Driver errors become ``StoreError`` here.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
@@ -16,10 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from taskfleet.errors import (
-    FileNotFound,
-    JobConflict,
     JobNotFound,
-    LeaseLost,
     StoreError,
     TaskNotFound,
 )
@@ -36,38 +32,17 @@ from taskfleet.model import (
     TaskStatus,
     TaskUpdate,
 )
-from taskfleet.store import sqlite_record, sqlite_tasks
+from taskfleet.store import sqlite_files, sqlite_jobs, sqlite_record, sqlite_tasks
 from taskfleet.store.claims import ClaimLedger
 from taskfleet.store.rows import (
-    JOB_COLUMNS,
     TASK_COLUMNS,
     encode_json,
-    job_from_row,
-    job_row,
     task_from_row,
 )
 from taskfleet.store.sqlite_schema import connect, translate_errors
 
 __all__ = ["SqliteStore"]
 
-_INSERT_JOB = (
-    f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({', '.join('?' * len(JOB_COLUMNS.split(',')))})"
-)
-_ACQUIRE_JOB = """
-UPDATE jobs SET status = 'running', runner_id = :runner_id, runner_host = :host,
-    runner_pid = :pid, runner_started_at = :started_at, heartbeat_at = :heartbeat_at,
-    lease_s = :lease_s, started_at = COALESCE(started_at, :heartbeat_at),
-    finished_at = NULL, error = NULL
-WHERE job_id = :job_id AND status IN (SELECT value FROM json_each(:from_statuses))
-"""
-_OLDEST_QUEUED_JOB = (
-    "SELECT job_id FROM jobs WHERE status = 'queued' ORDER BY created_at, job_id LIMIT 1"
-)
-_PUT_RESPONSE = "INSERT OR REPLACE INTO response_cache (key, response, created_at) VALUES (?, ?, ?)"
-_RELEASE_JOB = """
-UPDATE jobs SET status = :status, finished_at = :finished_at, error = :error
-WHERE job_id = :job_id AND runner_id = :runner_id
-"""
 # The WHERE repeats the partial index tasks_claimable verbatim so SQLite uses it.
 # A read, not a write: the lease is written with the attempt's start (store/claims.py).
 _CLAIM_WINDOW = f"""
@@ -80,11 +55,6 @@ _CANCEL_OPEN_TASKS = """
 UPDATE tasks SET status = 'cancelled', finished_at = ?, error = 'cancelled', lease_owner = NULL
 WHERE job_id = ? AND status IN ('pending', 'queued')
 """
-_INSERT_FILE = (
-    "INSERT INTO files (file_id, purpose, filename, bytes, created_at, content) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
-)
-_SELECT_FILES = "SELECT file_id, purpose, filename, bytes, created_at FROM files"
 _FAIL_TASKS = """
 UPDATE tasks SET status = 'failed', error = :error, lease_owner = NULL
 WHERE job_id = :job_id AND task_id IN (SELECT value FROM json_each(:task_ids))
@@ -163,12 +133,7 @@ class SqliteStore:
     async def create_job(self, job: Job, tasks: Iterable[TaskSpec]) -> Job:
         """Store the job and its tasks in one transaction; nothing if ``tasks`` raises."""
         with self._transaction() as conn:
-            try:
-                conn.execute(_INSERT_JOB, job_row(job))
-            except sqlite3.IntegrityError as exc:
-                if exc.sqlite_errorcode != sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-                    raise
-                raise JobConflict(f"job '{job.job_id}' exists already") from exc
+            sqlite_jobs.insert_job(conn, job)
             total = sqlite_tasks.insert_tasks(conn, job.job_id, tasks)
             conn.execute("UPDATE jobs SET total = ? WHERE job_id = ?", (total, job.job_id))
         return await self.get_job(job.job_id)
@@ -176,29 +141,18 @@ class SqliteStore:
     async def get_job(self, job_id: str) -> Job:
         """The job; raises JobNotFound."""
         with self._reading() as conn:
-            row = conn.execute(
-                f"SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)
-            ).fetchone()
-        if row is None:
-            raise JobNotFound(job_id)
-        return job_from_row(row)
+            return sqlite_jobs.select_job(conn, job_id)
 
     async def list_jobs(
         self, *, status: JobStatus | None = None, limit: int = 100, offset: int = 0
     ) -> list[Job]:
         """Jobs, newest first."""
-        where, params = _status_filter(status)
         with self._reading() as conn:
-            rows = conn.execute(
-                f"SELECT {JOB_COLUMNS} FROM jobs {where} "
-                "ORDER BY created_at DESC, job_id LIMIT ? OFFSET ?",
-                (*params, limit, offset),
-            ).fetchall()
-        return [job_from_row(row) for row in rows]
+            return sqlite_jobs.select_jobs(conn, status, limit, offset)
 
     async def count_jobs(self, *, status: JobStatus | None = None) -> int:
         """How many jobs (with that status)."""
-        where, params = _status_filter(status)
+        where, params = sqlite_jobs.status_filter(status)
         with self._reading() as conn:
             row = conn.execute(f"SELECT count(*) FROM jobs {where}", params).fetchone()
         return int(row[0])
@@ -208,29 +162,21 @@ class SqliteStore:
     ) -> Job:
         """Make ``runner`` the job's runner if its status is in ``from_statuses``."""
         with self._transaction() as conn:
-            _acquire(conn, job_id, runner, from_statuses)
+            sqlite_jobs.acquire(conn, job_id, runner, from_statuses)
         return await self.get_job(job_id)
 
     async def claim_queued_job(self, runner: RunnerInfo) -> Job | None:
         """Acquire the oldest ``queued`` job for a worker, or None."""
         with self._transaction() as conn:
-            row = conn.execute(_OLDEST_QUEUED_JOB).fetchone()
+            row = conn.execute(sqlite_jobs.OLDEST_QUEUED_JOB).fetchone()
             if row is not None:
-                _acquire(conn, row[0], runner, (JobStatus.QUEUED,))
+                sqlite_jobs.acquire(conn, row[0], runner, (JobStatus.QUEUED,))
         return None if row is None else await self.get_job(row[0])
 
     async def heartbeat(self, job_id: str, runner_id: str, now: float) -> JobStatus:
         """Renew the runner's lease and return the job's status; LeaseLost if taken over."""
         with self._transaction() as conn:
-            row = conn.execute(
-                "SELECT runner_id, status FROM jobs WHERE job_id = ?", (job_id,)
-            ).fetchone()
-            if row is None:
-                raise JobNotFound(job_id)
-            if row[0] != runner_id:
-                raise LeaseLost(f"job '{job_id}' is held by runner '{row[0]}', not '{runner_id}'")
-            conn.execute("UPDATE jobs SET heartbeat_at = ? WHERE job_id = ?", (now, job_id))
-        return JobStatus(row[1])
+            return sqlite_jobs.renew_heartbeat(conn, job_id, runner_id, now)
 
     async def release_job(
         self,
@@ -251,7 +197,7 @@ class SqliteStore:
         }
         self._claims.release(job_id, runner_id)
         with self._transaction() as conn:
-            if conn.execute(_RELEASE_JOB, params).rowcount == 0:
+            if conn.execute(sqlite_jobs.RELEASE_JOB, params).rowcount == 0:
                 return False
             sqlite_tasks.release_leases(conn, job_id, runner_id, now)
         return True
@@ -262,47 +208,34 @@ class SqliteStore:
         """Set a job's status without a runner (e.g. cancel a queued job)."""
         finished_at = now if status.is_final else None
         with self._transaction() as conn:
-            cursor = conn.execute(
-                "UPDATE jobs SET status = ?, finished_at = ?, error = ? WHERE job_id = ?",
-                (status.value, finished_at, error, job_id),
+            sqlite_jobs.update_job(
+                conn,
+                job_id,
+                "status = ?, finished_at = ?, error = ?",
+                status.value,
+                finished_at,
+                error,
             )
-            if cursor.rowcount == 0:
-                raise JobNotFound(job_id)
 
     async def set_validation_round(self, job_id: str, validation_round: int) -> None:
         """Remember how many central validation rounds have run."""
         with self._transaction() as conn:
-            cursor = conn.execute(
-                "UPDATE jobs SET validation_round = ? WHERE job_id = ?", (validation_round, job_id)
-            )
-            if cursor.rowcount == 0:
-                raise JobNotFound(job_id)
+            sqlite_jobs.update_job(conn, job_id, "validation_round = ?", validation_round)
 
     async def add_usage(self, job_id: str, usage: Mapping[str, float]) -> None:
         """Add token and cost counts to the job's ``usage`` totals."""
         with self._transaction() as conn:
-            row = conn.execute("SELECT usage FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
-            if row is None:
-                raise JobNotFound(job_id)
-            totals: dict[str, float] = json.loads(row[0])
-            for key, amount in usage.items():
-                totals[key] = totals.get(key, 0.0) + amount
-            conn.execute(
-                "UPDATE jobs SET usage = ? WHERE job_id = ?", (encode_json(totals), job_id)
-            )
+            sqlite_jobs.add_usage(conn, job_id, usage)
 
     async def get_cached_response(self, key: str) -> Any:
         """The response stored under ``key`` (any job), or None."""
         with self._reading() as conn:
-            row = conn.execute(
-                "SELECT response FROM response_cache WHERE key = ?", (key,)
-            ).fetchone()
-        return None if row is None else json.loads(row[0])
+            return sqlite_files.get_response(conn, key)
 
     async def put_cached_response(self, key: str, response: Any, now: float) -> None:
         """Store a JSON-serialisable ``response`` under ``key`` (the last one wins)."""
         with self._transaction() as conn:
-            conn.execute(_PUT_RESPONSE, (key, encode_json(response), now))
+            sqlite_files.put_response(conn, key, response, now)
 
     # -- tasks --------------------------------------------------------------
 
@@ -445,61 +378,20 @@ class SqliteStore:
 
     async def create_file(self, file: StoredFile, content: bytes) -> None:
         """Store an uploaded file under its new id."""
-        row = (file.file_id, file.purpose, file.filename, file.bytes, file.created_at, content)
         with self._transaction() as conn:
-            conn.execute(_INSERT_FILE, row)
+            sqlite_files.insert_file(conn, file, content)
 
     async def get_file(self, file_id: str) -> StoredFile:
         """A file's description; raises FileNotFound."""
         with self._reading() as conn:
-            row = conn.execute(f"{_SELECT_FILES} WHERE file_id = ?", (file_id,)).fetchone()
-        if row is None:
-            raise FileNotFound(file_id)
-        return StoredFile(*row)
+            return sqlite_files.select_file(conn, file_id)
 
     async def read_file(self, file_id: str) -> bytes:
         """A file's content; raises FileNotFound."""
         with self._reading() as conn:
-            row = conn.execute("SELECT content FROM files WHERE file_id = ?", (file_id,)).fetchone()
-        if row is None:
-            raise FileNotFound(file_id)
-        return bytes(row[0])
+            return sqlite_files.select_content(conn, file_id)
 
     async def list_files(self, *, purpose: str | None = None, limit: int = 100) -> list[StoredFile]:
         """Files, newest first (with that purpose)."""
-        where, params = ("", ()) if purpose is None else ("WHERE purpose = ?", (purpose,))
         with self._reading() as conn:
-            rows = conn.execute(
-                f"{_SELECT_FILES} {where} ORDER BY created_at DESC, file_id LIMIT ?",
-                (*params, limit),
-            ).fetchall()
-        return [StoredFile(*row) for row in rows]
-
-
-def _status_filter(status: JobStatus | None) -> tuple[str, tuple[str, ...]]:
-    return ("", ()) if status is None else ("WHERE status = ?", (status.value,))
-
-
-def _acquire(
-    conn: sqlite3.Connection,
-    job_id: str,
-    runner: RunnerInfo,
-    from_statuses: Collection[JobStatus],
-) -> None:
-    params = {
-        "job_id": job_id,
-        "runner_id": runner.runner_id,
-        "host": runner.host,
-        "pid": runner.pid,
-        "started_at": runner.started_at,
-        "heartbeat_at": runner.heartbeat_at,
-        "lease_s": runner.lease_s,
-        "from_statuses": encode_json([status.value for status in from_statuses]),
-    }
-    if conn.execute(_ACQUIRE_JOB, params).rowcount == 1:
-        return
-    row = conn.execute("SELECT status FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
-    if row is None:
-        raise JobNotFound(job_id)
-    allowed = ", ".join(sorted(status.value for status in from_statuses)) or "none"
-    raise JobConflict(f"job '{job_id}' is {row[0]}; it can be taken only when {allowed}")
+            return sqlite_files.select_files(conn, purpose, limit)
