@@ -12,7 +12,7 @@ import itertools
 import json
 import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import fields, replace
+from dataclasses import replace
 from typing import Any
 
 from taskfleet.errors import (
@@ -24,9 +24,7 @@ from taskfleet.errors import (
     TaskNotFound,
 )
 from taskfleet.model import (
-    FINAL_TASK_STATES,
     Attempt,
-    AttemptFinished,
     AttemptStarted,
     Job,
     JobOptions,
@@ -44,18 +42,19 @@ from taskfleet.store.claims import ClaimLedger
 from taskfleet.store.memory_graph import (
     JobTasks,
     link_dependencies,
-    satisfy_dependants,
-    skip_dependants,
+)
+from taskfleet.store.memory_tasks import (
+    copy_task,
+    finish_attempt,
+    interrupt_attempts,
+    json_copy,
+    new_task,
+    start_attempt,
 )
 
 __all__ = ["MemoryStore"]
 
 _OPEN_STATUSES = (TaskStatus.PENDING, TaskStatus.QUEUED)
-
-
-def _json_copy(value: Any) -> Any:
-    # The same encoding as the SQLite store, so both return equal values.
-    return json.loads(json.dumps(value, default=str))
 
 
 class MemoryStore:
@@ -98,12 +97,12 @@ class MemoryStore:
                 # What the SQLite store's unique indexes report.
                 raise StoreError(f"task '{spec.id}' (seq {spec.seq}) is not unique in the job")
             depends_on = tuple(dict.fromkeys(spec.depends_on))
-            job_tasks.by_seq[spec.seq] = _new_task(job.job_id, spec, depends_on)
+            job_tasks.by_seq[spec.seq] = new_task(job.job_id, spec, depends_on)
             job_tasks.seq_of[spec.id] = spec.seq
             job_tasks.unmet[spec.seq] = len(depends_on)
             edges.extend((spec.seq, dep) for dep in depends_on)
         link_dependencies(job.job_id, job_tasks, edges)
-        options = JobOptions.from_dict(_json_copy(job.options.to_dict()))
+        options = JobOptions.from_dict(json_copy(job.options.to_dict()))
         stored = replace(job, options=options, total=len(job_tasks.by_seq), usage=dict(job.usage))
         self._jobs[job.job_id] = stored
         self._tasks[job.job_id] = job_tasks
@@ -229,7 +228,7 @@ class MemoryStore:
             and job_tasks.unmet[task.seq] == 0
         ]
         startable.sort(key=lambda task: (-task.priority, task.seq))
-        claimed = [_copy(task) for task in startable[:limit]]
+        claimed = [copy_task(task) for task in startable[:limit]]
         for task in claimed:
             task.lease_owner = held[task.seq] = runner_id
         return claimed
@@ -246,9 +245,9 @@ class MemoryStore:
             if task is None:
                 continue
             if isinstance(update, AttemptStarted):
-                _start(job_tasks, task, update)
+                start_attempt(job_tasks, task, update)
             else:
-                skipped += _finish(job_tasks, task, update, claimed.get(task.seq))
+                skipped += finish_attempt(job_tasks, task, update, claimed.get(task.seq))
         self._claims.started(job_id, [update.seq for update in updates])
         return skipped
 
@@ -323,7 +322,7 @@ class MemoryStore:
             task.lease_owner = None
             if task.status is TaskStatus.RUNNING:
                 job_tasks.set_status(task, TaskStatus.QUEUED)
-                _interrupt_attempts(job_tasks, task.seq, now)
+                interrupt_attempts(job_tasks, task.seq, now)
 
     async def count_tasks(self, job_id: str) -> StatusCounts:
         """Tasks per status."""
@@ -334,7 +333,7 @@ class MemoryStore:
 
     async def get_task(self, job_id: str, task_id: str) -> Task:
         """One task; raises TaskNotFound (or JobNotFound)."""
-        return _copy(self._find(job_id, task_id))
+        return copy_task(self._find(job_id, task_id))
 
     def _find(self, job_id: str, task_id: str) -> Task:
         job_tasks = self._job_tasks(job_id)
@@ -360,7 +359,7 @@ class MemoryStore:
             if task.seq <= after_seq or (statuses is not None and task.status not in statuses):
                 continue
             if not search or search in task.id:
-                found.append(_copy(task))
+                found.append(copy_task(task))
         return found
 
     async def list_attempts(self, job_id: str, task_id: str) -> list[Attempt]:
@@ -405,65 +404,3 @@ class MemoryStore:
         found = [f for f, _ in self._files.values() if purpose is None or f.purpose == purpose]
         found.sort(key=lambda f: (-f.created_at, f.file_id))
         return found[:limit]
-
-
-def _new_task(job_id: str, spec: TaskSpec, depends_on: tuple[str, ...]) -> Task:
-    # TaskSpec's fields are a subset of Task's, under the same names.
-    given = {item.name: getattr(spec, item.name) for item in fields(TaskSpec)}
-    status = TaskStatus.PENDING if depends_on else TaskStatus.QUEUED
-    return Task(**{**given, "job_id": job_id, "status": status, "spec": _json_copy(spec.spec)})
-
-
-def _copy(task: Task) -> Task:
-    return replace(task, spec=_json_copy(task.spec), result=_json_copy(task.result))
-
-
-def _start(job_tasks: JobTasks, task: Task, started: AttemptStarted) -> None:
-    task.attempts = started.attempt
-    task.lease_owner = started.runner_id
-    task.started_at, task.finished_at = started.started_at, None
-    job_tasks.set_status(task, TaskStatus.RUNNING)
-    job_tasks.attempts.setdefault(task.seq, {})[started.attempt] = Attempt(
-        task_id=task.id,
-        number=started.attempt,
-        runner_id=started.runner_id,
-        started_at=started.started_at,
-    )
-
-
-def _finish(
-    job_tasks: JobTasks, task: Task, finished: AttemptFinished, claimed_by: str | None
-) -> list[str]:
-    attempts = job_tasks.attempts.setdefault(task.seq, {})
-    if task.lease_owner is None:
-        task.lease_owner = claimed_by
-    opened = attempts.get(finished.attempt) or Attempt(
-        task_id=task.id,
-        number=finished.attempt,
-        runner_id=task.lease_owner or "",
-        started_at=finished.finished_at - finished.duration_s,
-    )
-    attempts[finished.attempt] = replace(
-        opened,
-        finished_at=finished.finished_at,
-        outcome=finished.attempt_outcome,
-        error=finished.error,
-    )
-    task.error, task.result = finished.error, _json_copy(finished.result)
-    task.finished_at, task.duration_s = finished.finished_at, finished.duration_s
-    task.failures, task.not_before = finished.failures, finished.not_before
-    job_tasks.set_status(task, finished.status)
-    if finished.status in FINAL_TASK_STATES or finished.status is TaskStatus.QUEUED:
-        task.lease_owner = None
-    if finished.status is TaskStatus.SUCCEEDED:
-        satisfy_dependants(job_tasks, task.seq)
-    elif finished.status in FINAL_TASK_STATES:
-        return skip_dependants(job_tasks, task, finished.finished_at)
-    return []
-
-
-def _interrupt_attempts(job_tasks: JobTasks, seq: int, now: float) -> None:
-    attempts = job_tasks.attempts.get(seq, {})
-    for number, attempt in attempts.items():
-        if attempt.finished_at is None:
-            attempts[number] = replace(attempt, finished_at=now, outcome="interrupted")
