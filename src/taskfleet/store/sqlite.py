@@ -45,10 +45,12 @@ __all__ = ["SqliteStore"]
 
 # The WHERE repeats the partial index tasks_claimable verbatim so SQLite uses it.
 # A read, not a write: the lease is written with the attempt's start (store/claims.py).
+# Claims not started yet are skipped on the index entry, before the row is read.
 _CLAIM_WINDOW = f"""
 SELECT {TASK_COLUMNS} FROM tasks
 WHERE job_id = :job_id AND lease_owner IS NULL AND unmet_deps = 0
   AND status IN ('queued', 'pending')
+  AND seq NOT IN (SELECT value FROM json_each(:held))
 ORDER BY priority DESC, seq LIMIT :limit
 """
 _CANCEL_OPEN_TASKS = """
@@ -244,19 +246,13 @@ class SqliteStore:
         if limit <= 0:
             return []
         held = self._claims.held(job_id)
-        params = {"job_id": job_id, "limit": limit + len(held)}
+        params = {"job_id": job_id, "limit": limit, "held": encode_json(list(held))}
         with self._reading() as conn:
             rows = conn.execute(_CLAIM_WINDOW, params).fetchall()
         spec_cache: dict[str, Any] = {}
-        tasks: list[Task] = []
-        for row in rows:
-            if row[1] in held:
-                continue
-            task = task_from_row(row, spec_cache)
+        tasks = [task_from_row(row, spec_cache) for row in rows]
+        for task in tasks:
             task.lease_owner = held[task.seq] = runner_id
-            tasks.append(task)
-            if len(tasks) == limit:
-                break
         return tasks
 
     async def record(self, job_id: str, updates: Sequence[TaskUpdate]) -> list[str]:

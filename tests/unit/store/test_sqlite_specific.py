@@ -209,7 +209,7 @@ async def test_hot_queries_use_their_indexes(db_path: Path) -> None:
     store = SqliteStore(str(db_path))
     await store.open()
     assert store._db is not None
-    params = {"job_id": "j", "runner_id": "r", "limit": 10, "dep_seq": 1, "error": "", "now": 0}
+    params = {"job_id": "j", "limit": 10, "held": "[]", "dep_seq": 1, "error": "", "now": 0}
     claim_plan = " ".join(
         row[3] for row in store._db.execute("EXPLAIN QUERY PLAN " + _CLAIM_WINDOW, params)
     )
