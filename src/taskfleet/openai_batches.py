@@ -82,6 +82,20 @@ def _decode(content: bytes, filename: str) -> str:
 # -- creating a batch ------------------------------------------------------------------
 
 
+def batch_concurrency(endpoints: Mapping[str, Mapping[str, Any]], default: int) -> int:
+    """How many requests of a batch may be in flight: the default endpoint's ``max_concurrency``.
+
+    The Batch API has no concurrency field, and a batch's requests wait on the
+    network, not the CPU: the job's cap (the CPU count by default) would
+    starve them. The endpoint's gate (rate limits, AIMD) is the real limit.
+    """
+    from taskfleet.endpoint_config import DEFAULT_ENDPOINT
+    from taskfleet.kinds.llm.endpoints import DEFAULT_MAX_CONCURRENCY
+
+    table = endpoints.get(DEFAULT_ENDPOINT, {})
+    return max(default, int(table.get("max_concurrency", DEFAULT_MAX_CONCURRENCY)))
+
+
 async def create_batch(
     store: Store,
     *,

@@ -14,6 +14,8 @@ import openai
 import pytest
 
 from fakes.openai_server import FakeOpenAI
+from taskfleet import openai_batches
+from taskfleet.store import open_store
 
 from .conftest import LiveServer, ServerFactory
 from .helpers import wait_for
@@ -161,3 +163,24 @@ def test_token_is_the_api_key(start_server: ServerFactory, fake: FakeOpenAI) -> 
     with pytest.raises(openai.AuthenticationError):
         client_for(live, api_key="wrong").batches.list()
     assert client_for(live, api_key="s3cret").batches.list().data == []
+
+
+async def test_a_batch_runs_as_wide_as_its_endpoint_allows(
+    start_server: ServerFactory, fake: FakeOpenAI
+) -> None:
+    # The Batch API has no concurrency field: the default endpoint's max_concurrency
+    # (64 unless configured) caps the batch, not the CPU count.
+    live = start_server(run_worker=False)
+    client = client_for(live)
+    uploaded = upload(client, [batch_line("r1", "q")])
+    batch = client.batches.create(
+        input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+    )
+    store = open_store(live.db_url)
+    await store.open()
+    try:
+        assert (await store.get_job(batch.id)).options.concurrency == 64
+    finally:
+        await store.close()
+    assert openai_batches.batch_concurrency({"default": {"max_concurrency": 8}}, 2) == 8
+    assert openai_batches.batch_concurrency({}, 96) == 96

@@ -110,7 +110,13 @@ async def create_batch(body: BatchCreate, context: ContextDep) -> dict[str, Any]
             endpoint=body.endpoint,
             completion_window=body.completion_window,
             metadata=body.metadata,
-            options=job_options(context.settings, context.root),
+            options=job_options(
+                context.settings,
+                context.root,
+                concurrency=openai_batches.batch_concurrency(
+                    context.settings.endpoints, context.settings.concurrency
+                ),
+            ),
         )
     )
     context.wake_worker()
