@@ -189,6 +189,10 @@ def test_results_in_every_format(server: LiveServer) -> None:
     text = server.client.get("/jobs/j/results", params={"format": "csv"}).text
     rows = list(csv.DictReader(io.StringIO(text)))
     assert [row["id"] for row in rows] == ["a", "b"]
+    batch = server.client.get("/jobs/j/results", params={"format": "openai-batch"}).text
+    lines = [json.loads(line) for line in batch.splitlines()]
+    answered = [(r["custom_id"], r["response"]["status_code"]) for r in lines]
+    assert answered == [("a", 200), ("b", 200)]
     only = server.client.get("/jobs/j/results", params={"status": "failed"}).text
     assert only == ""
     assert server.client.get("/jobs/j/results", params={"format": "xml"}).status_code == 422

@@ -27,7 +27,12 @@ from taskfleet.store.base import Store
 router = APIRouter()
 StoreDep = Annotated[Store, Depends(get_store)]
 ContextDep = Annotated[ServerContext, Depends(get_context)]
-MEDIA_TYPES = {"jsonl": "application/x-ndjson", "json": "application/json", "csv": "text/csv"}
+MEDIA_TYPES = {
+    "jsonl": "application/x-ndjson",
+    "json": "application/json",
+    "csv": "text/csv",
+    "openai-batch": "application/x-ndjson",
+}
 
 
 async def job_object(store: Store, job_id: str) -> dict[str, Any]:
@@ -121,7 +126,7 @@ async def get_task(job_id: str, task_id: str, store: StoreDep) -> dict[str, Any]
 async def results(
     job_id: str,
     store: StoreDep,
-    format: Literal["jsonl", "json", "csv"] = "jsonl",
+    format: Literal["jsonl", "json", "csv", "openai-batch"] = "jsonl",
     status: Annotated[list[TaskStatus] | None, Query()] = None,
 ) -> StreamingResponse:
     """One record per task in input order, streamed."""
