@@ -15,7 +15,7 @@ from psycopg import sql
 from taskfleet.errors import JobConflict, JobNotFound
 from taskfleet.model import Job, JobStatus, RunnerInfo
 from taskfleet.store.postgres_schema import Connection
-from taskfleet.store.rows import JOB_COLUMNS, encode_json, job_from_row, job_row
+from taskfleet.store.rows import JOB_COLUMNS, acquire_params, encode_json, job_from_row, job_row
 
 _INSERT_JOB = f"""
 INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({", ".join(["%s"] * len(JOB_COLUMNS.split(",")))})
@@ -107,13 +107,7 @@ class JobQueries:
         changed: the UPDATE is a compare-and-set.
         """
         params = {
-            "job_id": job_id,
-            "runner_id": runner.runner_id,
-            "host": runner.host,
-            "pid": runner.pid,
-            "started_at": runner.started_at,
-            "heartbeat_at": runner.heartbeat_at,
-            "lease_s": runner.lease_s,
+            **acquire_params(job_id, runner),
             "from_statuses": [status.value for status in from_statuses],
         }
         cursor = await self.conn.execute(_ACQUIRE_JOB, params)

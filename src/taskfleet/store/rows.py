@@ -175,3 +175,16 @@ def job_from_row(row: Sequence[Any]) -> Job:
         usage=json.loads(row[16]),
         metadata=json.loads(row[17]),
     )
+
+
+def acquire_params(job_id: str, runner: RunnerInfo) -> dict[str, Any]:
+    """The named parameters that make ``runner`` a job's runner (both SQL stores' acquire)."""
+    return {
+        "job_id": job_id,
+        "runner_id": runner.runner_id,
+        "host": runner.host,
+        "pid": runner.pid,
+        "started_at": runner.started_at,
+        "heartbeat_at": runner.heartbeat_at,
+        "lease_s": runner.lease_s,
+    }

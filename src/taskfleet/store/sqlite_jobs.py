@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping
 
 from taskfleet.errors import JobConflict, JobNotFound, LeaseLost
 from taskfleet.model import Job, JobStatus, RunnerInfo
-from taskfleet.store.rows import JOB_COLUMNS, encode_json, job_from_row, job_row
+from taskfleet.store.rows import JOB_COLUMNS, acquire_params, encode_json, job_from_row, job_row
 
 _INSERT_JOB = (
     f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({', '.join('?' * len(JOB_COLUMNS.split(',')))})"
@@ -75,13 +75,7 @@ def acquire(
 ) -> None:
     """Make ``runner`` the job's runner while its status is one of ``from_statuses``."""
     params = {
-        "job_id": job_id,
-        "runner_id": runner.runner_id,
-        "host": runner.host,
-        "pid": runner.pid,
-        "started_at": runner.started_at,
-        "heartbeat_at": runner.heartbeat_at,
-        "lease_s": runner.lease_s,
+        **acquire_params(job_id, runner),
         "from_statuses": encode_json([status.value for status in from_statuses]),
     }
     if conn.execute(_ACQUIRE_JOB, params).rowcount == 1:
