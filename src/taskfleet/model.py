@@ -323,6 +323,10 @@ class AttemptFinished(NamedTuple):
     result: Any = None
     error: str | None = None
     not_before: float | None = None
+    # Set when this update also carries the attempt's start: the attempt began
+    # and ended between two group commits (a fast task), one row write for both.
+    runner_id: str | None = None
+    started_at: float | None = None
 
 
 TaskUpdate = AttemptStarted | AttemptFinished

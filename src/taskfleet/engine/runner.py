@@ -59,7 +59,7 @@ class _Running:
     candidate: Candidate
     attempt: int
     started_at: float
-    future: asyncio.Task[Outcome | None] | None  # None: it ended without suspending
+    future: asyncio.Task[Outcome | None]
     cancel_as: TaskStatus | None = None  # set when the runner cancels the attempt
 
 
@@ -90,6 +90,7 @@ class Runner:
         self._tasks: dict[int, Task] = {}  # every task this runner holds
         self._running: dict[int, _Running] = {}
         self._finished: list[tuple[int, Outcome | None]] = []
+        self._ended_inline = False  # attempts ended without suspending since the last yield
         self._wake = asyncio.Event()
         self._stop: StopReason | None = None
         self._rate_waits: dict[int, int] = {}
@@ -175,10 +176,11 @@ class Runner:
             await self._sleep_until_something_happens()
 
     async def _sleep_until_something_happens(self) -> None:
-        if self._finished:
+        if self._finished or self._ended_inline:
             # Attempts that end without suspending (eager start) would otherwise
             # keep this loop from ever yielding: the flusher, the heartbeat and
             # signal handlers must get their turn.
+            self._ended_inline = False
             await asyncio.sleep(0)
             return
         now = time.time()
@@ -240,7 +242,12 @@ class Runner:
         else:
             chosen = {c.seq for c in picked}
             self._waiting = [c for c in self._waiting if c.seq not in chosen]
-        for candidate in picked:
+        for index, candidate in enumerate(picked):
+            if self._stop is not None:
+                # A fail-fast failure among these: the rest go back, unstarted.
+                for unstarted in picked[index:]:
+                    bisect.insort(self._waiting, unstarted, key=sort_key)
+                return
             self._start(candidate)
 
     def _start(self, candidate: Candidate) -> None:
@@ -249,10 +256,9 @@ class Runner:
         now = time.time()
         attempt = task.attempts + 1
         task.attempts = attempt
-        self._buffer.add(AttemptStarted(task.seq, attempt, self.info.runner_id, now))
-        self.tracker.move(task.status, TaskStatus.RUNNING)
         self.tracker.current_item = task.id
-        task.status = TaskStatus.RUNNING
+        if self._on_event is not None:
+            self._emit(task, TaskStatus.RUNNING, attempt, None)
         options = self.job.options
         timeout_s = task.timeout_s if task.timeout_s is not None else options.timeout_s
         ctx = RunContext(
@@ -269,15 +275,18 @@ class Runner:
         )
         coro = run_attempt(self._kinds(task.kind), task.spec, ctx, timeout_s)
         outcome, future = start_eagerly(coro)
-        self._running[task.seq] = _Running(task, candidate, attempt, now, future)
         if future is None:
-            self._finished.append((task.seq, outcome))
-        else:
-            future.add_done_callback(partial(self._on_attempt_done, task.seq))
+            # It ended without suspending: its start and end are one update.
+            self._ended_inline = True
+            self._finish(task, candidate, attempt, now, outcome, runner_id=self.info.runner_id)
+            return
+        self._buffer.add(AttemptStarted(task.seq, attempt, self.info.runner_id, now))
+        self.tracker.move(task.status, TaskStatus.RUNNING)
+        task.status = TaskStatus.RUNNING
+        self._running[task.seq] = _Running(task, candidate, attempt, now, future)
+        future.add_done_callback(partial(self._on_attempt_done, task.seq))
         if candidate.slot_keys:
             self._slots.acquire(candidate.slot_keys)
-        if self._on_event is not None:
-            self._emit(task, TaskStatus.RUNNING, attempt, None)
 
     def _on_attempt_done(self, seq: int, future: asyncio.Task[Outcome | None]) -> None:
         outcome = None if future.cancelled() else future.result()
@@ -289,59 +298,80 @@ class Runner:
     def _collect_finished(self) -> None:
         finished, self._finished = self._finished, []
         for seq, outcome in finished:
-            self._finish(self._running.pop(seq), outcome)
+            running = self._running.pop(seq)
+            if running.candidate.slot_keys:
+                self._slots.release(running.candidate.slot_keys)
+            self._finish(
+                running.task,
+                running.candidate,
+                running.attempt,
+                running.started_at,
+                outcome,
+                cancel_as=running.cancel_as,
+            )
 
-    def _finish(self, running: _Running, outcome: Outcome | None) -> None:
+    def _finish(
+        self,
+        task: Task,
+        candidate: Candidate,
+        attempt: int,
+        started_at: float,
+        outcome: Outcome | None,
+        *,
+        cancel_as: TaskStatus | None = None,
+        runner_id: str | None = None,
+    ) -> None:
+        """Record an attempt's end; ``runner_id`` set: the update carries its start too."""
         assert self.tracker is not None
-        task = running.task
         now = time.time()
-        if running.candidate.slot_keys:
-            self._slots.release(running.candidate.slot_keys)
         if outcome is not None and outcome.usage:
             for key, value in outcome.usage.items():
                 self._usage[key] = self._usage.get(key, 0.0) + value
-        status, attempt_outcome, not_before = self._next_state(task, running, outcome, now)
+        if outcome is not None and outcome.ok:  # the common case, without the retry policy
+            status, attempt_outcome, not_before = TaskStatus.SUCCEEDED, "succeeded", None
+        else:
+            status, attempt_outcome, not_before = self._next_state(task, outcome, cancel_as, now)
         error = "cancelled" if outcome is None else outcome.error
         self._buffer.add(
             AttemptFinished(
-                seq=task.seq,
-                attempt=running.attempt,
-                status=status,
-                attempt_outcome=attempt_outcome,
-                finished_at=now,
-                duration_s=now - running.started_at,
-                failures=task.failures,
-                result=None if outcome is None else outcome.result,
-                error=None if status is TaskStatus.SUCCEEDED else error,
-                not_before=not_before,
+                task.seq,
+                attempt,
+                status,
+                attempt_outcome,
+                now,
+                now - started_at,
+                task.failures,
+                None if outcome is None else outcome.result,
+                None if status is TaskStatus.SUCCEEDED else error,
+                not_before,
+                runner_id,
+                None if runner_id is None else started_at,
             )
         )
-        self.tracker.move(TaskStatus.RUNNING, status)
+        self.tracker.move(task.status, status)
         task.status = status
         task.error = error
         if status is TaskStatus.PENDING:
             task.not_before = not_before
-            candidate = running.candidate
             retry = Candidate(
                 candidate.seq, candidate.priority, candidate.scope, candidate.slot_keys, not_before
             )
             bisect.insort(self._waiting, retry, key=sort_key)
         else:
             del self._tasks[task.seq]
-            self._rate_waits.pop(task.seq, None)
+            if self._rate_waits:
+                self._rate_waits.pop(task.seq, None)
         if self._on_event is not None:
-            self._emit(
-                task, status, running.attempt, None if status is TaskStatus.SUCCEEDED else error
-            )
+            self._emit(task, status, attempt, None if status is TaskStatus.SUCCEEDED else error)
         if status is TaskStatus.FAILED:
             self._on_final_failure()
 
     def _next_state(
-        self, task: Task, running: _Running, outcome: Outcome | None, now: float
+        self, task: Task, outcome: Outcome | None, cancel_as: TaskStatus | None, now: float
     ) -> tuple[TaskStatus, str, float | None]:
         """The task's state after an attempt: (status, attempt outcome, retry time)."""
         if outcome is None:
-            status = running.cancel_as or TaskStatus.CANCELLED
+            status = cancel_as or TaskStatus.CANCELLED
             return status, "interrupted" if status is TaskStatus.QUEUED else "cancelled", None
         assert self.job is not None
         options = self.job.options
@@ -369,7 +399,7 @@ class Runner:
 
     def _cancel_running(self, cancel_as: TaskStatus) -> None:
         for running in self._running.values():
-            if running.cancel_as is None and running.future is not None:
+            if running.cancel_as is None:
                 running.cancel_as = cancel_as
                 running.future.cancel()
 
@@ -416,7 +446,7 @@ class Runner:
         """Wait for attempts still in flight (after an error or cancel) and record them."""
         if self._running:
             self._cancel_running(TaskStatus.QUEUED)
-            futures = [r.future for r in self._running.values() if r.future is not None]
+            futures = [r.future for r in self._running.values()]
             await asyncio.gather(*futures, return_exceptions=True)
             await asyncio.sleep(0)  # let done-callbacks run
         self._collect_finished()

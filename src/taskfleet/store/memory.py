@@ -247,6 +247,11 @@ class MemoryStore:
             if isinstance(update, AttemptStarted):
                 start_attempt(job_tasks, task, update)
             else:
+                if update.runner_id is not None and update.started_at is not None:
+                    started = AttemptStarted(
+                        update.seq, update.attempt, update.runner_id, update.started_at
+                    )
+                    start_attempt(job_tasks, task, started)
                 skipped += finish_attempt(job_tasks, task, update, claimed.get(task.seq))
         self._claims.started(job_id, [update.seq for update in updates])
         return skipped

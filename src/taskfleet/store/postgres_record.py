@@ -174,13 +174,19 @@ async def _write_rounds(
         if round_.starts:
             await conn.execute(_START_TASKS, _start_params(job_id, round_.starts))
         if round_.starts or runs:
-            opened = [(s, None) for s in round_.starts] + [(s, f) for s, f in runs]
+            opened = [(s, None) for s in round_.starts] + [(_start_of(f), f) for f in runs]
             await conn.execute(_OPEN_ATTEMPTS, _attempt_params(job_id, opened))
         if round_.finishes:
             await conn.execute(_CLOSE_ATTEMPTS, _close_params(job_id, round_.finishes, claimed))
         if round_.finishes or runs:
-            finished = [(None, f) for f in round_.finishes] + [(s, f) for s, f in runs]
+            finished = [(None, f) for f in round_.finishes] + [(_start_of(f), f) for f in runs]
             await conn.execute(_FINISH_TASKS, _finish_params(job_id, finished, claimed))
+
+
+def _start_of(run: AttemptFinished) -> AttemptStarted:
+    """The start a run (a finish that carries its start) stands for."""
+    assert run.runner_id is not None and run.started_at is not None
+    return AttemptStarted(run.seq, run.attempt, run.runner_id, run.started_at)
 
 
 def _start_params(job_id: str, starts: list[AttemptStarted]) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from taskfleet.model import (
     FINAL_TASK_STATES,
@@ -22,65 +21,73 @@ from taskfleet.model import (
 )
 
 
-class Step(NamedTuple):
-    """One write to one task: a start, a finish, or both (an attempt that ran within the batch)."""
-
-    started: AttemptStarted | None
-    finished: AttemptFinished | None
-    position: int  # of the last update merged in, to keep propagation in batch order
-
-
 @dataclass(slots=True)
 class Round:
+    """Writes in which each task appears at most once: one bulk statement per list.
+
+    ``runs`` are finishes that carry their attempt's start (``runner_id`` and
+    ``started_at`` set): one row write for both.
+    """
+
     starts: list[AttemptStarted] = field(default_factory=list)
     finishes: list[AttemptFinished] = field(default_factory=list)
-    runs: list[tuple[AttemptStarted, AttemptFinished]] = field(default_factory=list)
+    runs: list[AttemptFinished] = field(default_factory=list)
     ended: list[tuple[int, AttemptFinished]] = field(default_factory=list)
 
-    def add(self, step: Step) -> None:
-        started, finished, position = step
-        if finished is None:
-            if started is not None:
-                self.starts.append(started)
+    def add(self, update: TaskUpdate, position: int) -> None:
+        """Add one task's write; ``position`` keeps propagation in batch order."""
+        if isinstance(update, AttemptStarted):
+            self.starts.append(update)
             return
-        if started is None:
-            self.finishes.append(finished)
+        if update.started_at is None:
+            self.finishes.append(update)
         else:
-            self.runs.append((started, finished))
-        if finished.status in FINAL_TASK_STATES:
-            self.ended.append((position, finished))
+            self.runs.append(update)
+        if update.status in FINAL_TASK_STATES:
+            self.ended.append((position, update))
 
 
 def plan_rounds(updates: Sequence[TaskUpdate]) -> list[Round]:
     """Split a batch into rounds in which each task is written at most once.
 
     Only the order of one task's updates matters (a start before its finish),
-    so round n holds every task's n-th step and each round is written with
+    so round n holds every task's n-th write and each round is written with
     one ``executemany`` per statement. A start directly followed by its
-    finish (a fast task) merges into one step: one row write instead of two.
+    finish merges into one run: one row write instead of two.
     """
-    steps: dict[int, list[Step]] = {}
+    if len({update.seq for update in updates}) == len(updates):
+        # The usual batch: every task once, most of them runs already merged by the runner.
+        only = Round()
+        for position, update in enumerate(updates):
+            only.add(update, position)
+        return [only] if updates else []
+    steps: dict[int, list[tuple[TaskUpdate, int]]] = {}
     for position, update in enumerate(updates):
         task_steps = steps.setdefault(update.seq, [])
-        last = task_steps[-1] if task_steps else None
-        if isinstance(update, AttemptStarted):
-            task_steps.append(Step(update, None, position))
-        elif (
-            last is not None
-            and last.finished is None
-            and last.started is not None
-            and last.started.attempt == update.attempt
-        ):
-            task_steps[-1] = Step(last.started, update, position)
+        if task_steps and _opens(task_steps[-1][0], update):
+            started = task_steps[-1][0]
+            assert isinstance(started, AttemptStarted) and isinstance(update, AttemptFinished)
+            merged = update._replace(runner_id=started.runner_id, started_at=started.started_at)
+            task_steps[-1] = (merged, position)
         else:
-            task_steps.append(Step(None, update, position))
+            task_steps.append((update, position))
     rounds: list[Round] = []
     for task_steps in steps.values():
-        for index, step in enumerate(task_steps):
+        for index, (update, position) in enumerate(task_steps):
             if index == len(rounds):
                 rounds.append(Round())
-            rounds[index].add(step)
+            rounds[index].add(update, position)
     return rounds
+
+
+def _opens(earlier: TaskUpdate, later: TaskUpdate) -> bool:
+    """Whether ``earlier`` is the start of the attempt that ``later`` finishes."""
+    return (
+        isinstance(earlier, AttemptStarted)
+        and isinstance(later, AttemptFinished)
+        and later.started_at is None
+        and earlier.attempt == later.attempt
+    )
 
 
 def failing_positions(updates: Sequence[TaskUpdate]) -> list[tuple[int, int]]:

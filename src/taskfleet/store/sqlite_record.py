@@ -149,27 +149,26 @@ def _record_starts(conn: sqlite3.Connection, job_id: str, starts: list[AttemptSt
     )
 
 
-def _record_runs(
-    conn: sqlite3.Connection, job_id: str, runs: list[tuple[AttemptStarted, AttemptFinished]]
-) -> None:
+def _record_runs(conn: sqlite3.Connection, job_id: str, runs: list[AttemptFinished]) -> None:
+    """Write finishes that carry their start (``runner_id``, ``started_at``)."""
     if not runs:
         return
     rows: list[tuple[Any, ...]] = []
     archived: list[tuple[Any, ...]] = []
-    for s, f in runs:
+    for f in runs:
         if f.status in FINAL_TASK_STATES:
             rows.append(
-                (s.attempt, s.started_at, s.runner_id, f.attempt_outcome, *_finish_row(job_id, f))
+                (f.attempt, f.started_at, f.runner_id, f.attempt_outcome, *_finish_row(job_id, f))
             )
             continue
-        rows.append((s.attempt, s.started_at, None, None, *_finish_row(job_id, f, s.runner_id)))
+        rows.append((f.attempt, f.started_at, None, None, *_finish_row(job_id, f, f.runner_id)))
         archived.append(
             (
                 job_id,
                 f.seq,
                 f.attempt,
-                s.runner_id,
-                s.started_at,
+                f.runner_id,
+                f.started_at,
                 f.finished_at,
                 f.attempt_outcome,
                 f.error,

@@ -218,6 +218,25 @@ async def test_graceful_fail_fast_lets_running_tasks_finish(store: Any) -> None:
     }
 
 
+async def test_fail_fast_starts_nothing_after_an_instant_failure(store: Any) -> None:
+    """Attempts that end without suspending: the failure stops the starts that follow it."""
+
+    class InstantKind(ScriptedKind):
+        async def run(self, spec: Mapping[str, Any], ctx: RunContext) -> Outcome:
+            self.calls.append((ctx.task_id, ctx.attempt))
+            return Outcome.failure("bad") if ctx.task_id == "t2" else Outcome.success(None)
+
+    specs = [spec(f"t{i}", i, retries=0) for i in range(1, 9)]
+    await make_job(store, specs, concurrency=8, fail_fast=FailFast.GRACEFUL)
+    kind = InstantKind()
+    job = await runner_for(store, kind).run(QUEUED)
+    assert job.status is JobStatus.FAILED
+    assert kind.calls == [("t1", 1), ("t2", 1)]
+    got = await statuses(store)
+    assert (got["t1"], got["t2"]) == (TaskStatus.SUCCEEDED, TaskStatus.FAILED)
+    assert {got[f"t{i}"] for i in range(3, 9)} == {TaskStatus.CANCELLED}
+
+
 async def test_stop_then_resume_runs_only_what_had_not_succeeded(store: Any) -> None:
     started = asyncio.Event()
 

@@ -297,6 +297,66 @@ async def test_start_and_finish_in_one_batch(store: Store) -> None:
     assert (attempt.outcome, attempt.error, attempt.runner_id) == ("failed", "exit 1", "r1")
 
 
+async def test_a_finish_that_carries_its_start_is_the_whole_attempt(store: Store) -> None:
+    await store.create_job(job(), tasks(3))
+    await store.claim_tasks("job-1", "r1", 3)
+    updates: list[TaskUpdate] = [
+        finish(1, at=12.0, duration_s=2.0, result=[1], runner_id="r1", started_at=10.0),
+        finish(2, S.FAILED, at=13.0, duration_s=3.0, error="boom", runner_id="r1", started_at=10.0),
+        finish(
+            3,
+            S.PENDING,
+            at=14.0,
+            failures=1,
+            error="flaky",
+            not_before=30.0,
+            runner_id="r1",
+            started_at=11.0,
+        ),
+    ]
+    assert await store.record("job-1", updates) == []
+    one = await store.get_task("job-1", "t1")
+    assert (one.status, one.attempts, one.started_at, one.finished_at) == (
+        S.SUCCEEDED,
+        1,
+        10.0,
+        12.0,
+    )
+    assert (one.result, one.lease_owner) == ([1], None)
+    [attempt] = await store.list_attempts("job-1", "t1")
+    assert (attempt.runner_id, attempt.started_at, attempt.outcome) == ("r1", 10.0, "succeeded")
+    [failed] = await store.list_attempts("job-1", "t2")
+    assert (failed.started_at, failed.finished_at, failed.error) == (10.0, 13.0, "boom")
+    retry = await store.get_task("job-1", "t3")
+    assert (retry.status, retry.lease_owner, retry.not_before) == (S.PENDING, "r1", 30.0)
+    [first] = await store.list_attempts("job-1", "t3")
+    assert (first.number, first.runner_id, first.outcome) == (1, "r1", "failed")
+    # Its second attempt, a run in the same shape, after the first one's retry time.
+    second = finish(3, attempt=2, at=31.0, duration_s=1.0, runner_id="r1", started_at=30.0)
+    await store.record("job-1", [second])
+    attempts = await store.list_attempts("job-1", "t3")
+    assert [(a.number, a.outcome) for a in attempts] == [(1, "failed"), (2, "succeeded")]
+    assert (await store.get_task("job-1", "t3")).status is S.SUCCEEDED
+
+
+async def test_one_task_twice_in_a_batch_keeps_its_order(store: Store) -> None:
+    await store.create_job(job(), tasks(1))
+    await store.claim_tasks("job-1", "r1", 1)
+    updates: list[TaskUpdate] = [
+        start(1, at=10.0),
+        finish(1, S.PENDING, at=11.0, failures=1, error="flaky", not_before=11.5),
+        finish(1, attempt=2, at=12.0, duration_s=0.5, failures=1, runner_id="r1", started_at=11.5),
+    ]
+    await store.record("job-1", updates)
+    got = await store.get_task("job-1", "t1")
+    assert (got.status, got.attempts, got.started_at, got.failures) == (S.SUCCEEDED, 2, 11.5, 1)
+    attempts = await store.list_attempts("job-1", "t1")
+    assert [(a.number, a.started_at, a.outcome) for a in attempts] == [
+        (1, 10.0, "failed"),
+        (2, 11.5, "succeeded"),
+    ]
+
+
 async def test_finish_without_recorded_start_still_records_the_attempt(store: Store) -> None:
     await store.create_job(job(), tasks(1))
     await store.claim_tasks("job-1", "r1", 1)
