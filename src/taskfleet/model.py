@@ -97,9 +97,12 @@ class ErrorClass(enum.StrEnum):
     FATAL = "fatal"  # no retry
 
 
-@dataclass(frozen=True, slots=True)
-class TaskSpec:
-    """One task as parsed from input, before it is stored."""
+class TaskSpec(NamedTuple):
+    """One task as parsed from input, before it is stored.
+
+    A NamedTuple, not a frozen dataclass: one is built per input line, and a
+    frozen dataclass's __init__ costs a setattr call per field.
+    """
 
     id: str
     seq: int  # 1-based position in the input: the input order

@@ -6,7 +6,7 @@ Split from ``memory`` so that module holds only the Store methods.
 from __future__ import annotations
 
 import json
-from dataclasses import fields, replace
+from dataclasses import replace
 from typing import Any
 
 from taskfleet.model import (
@@ -28,7 +28,7 @@ def json_copy(value: Any) -> Any:
 
 def new_task(job_id: str, spec: TaskSpec, depends_on: tuple[str, ...]) -> Task:
     # TaskSpec's fields are a subset of Task's, under the same names.
-    given = {item.name: getattr(spec, item.name) for item in fields(TaskSpec)}
+    given = spec._asdict()
     status = TaskStatus.PENDING if depends_on else TaskStatus.QUEUED
     return Task(**{**given, "job_id": job_id, "status": status, "spec": json_copy(spec.spec)})
 
