@@ -66,3 +66,13 @@ def after_attempt(
             delay = backoff_delay_s(failures, retry_delay_s, rng=rng)
         return NextState(TaskStatus.PENDING, "failed", now + delay, failures, rate_waits)
     return NextState(TaskStatus.FAILED, "failed", None, failures, rate_waits)
+
+
+def after_cancel(cancel_as: TaskStatus | None) -> tuple[TaskStatus, str]:
+    """A cancelled attempt: (the task's status, the attempt's outcome).
+
+    ``cancel_as`` is why the runner cancelled it: ``queued`` (a stop or a lost
+    lease: it runs again without spending a retry) or ``cancelled``.
+    """
+    status = cancel_as or TaskStatus.CANCELLED
+    return status, "interrupted" if status is TaskStatus.QUEUED else "cancelled"

@@ -8,7 +8,6 @@ write-behind buffer in group commits. See ARCHITECTURE.md, "The life of a task".
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import enum
 import logging
@@ -21,13 +20,14 @@ from typing import Any
 from taskfleet.engine.activity import Activity
 from taskfleet.engine.attempt import StoreResponseCache, run_attempt, start_eagerly
 from taskfleet.engine.buffer import WriteBehind
-from taskfleet.engine.limits import SlotPool, slot_keys_for
+from taskfleet.engine.lease_keeper import LeaseKeeper
+from taskfleet.engine.limits import SlotPool
 from taskfleet.engine.liveness import new_runner
 from taskfleet.engine.progress import EventListener, ProgressTracker, TaskEvent
-from taskfleet.engine.retry import after_attempt
-from taskfleet.engine.scheduler import Candidate, next_wakeup, pick_startable, sort_key
+from taskfleet.engine.retry import after_attempt, after_cancel
+from taskfleet.engine.scheduler import Candidate, next_wakeup, pick_startable
 from taskfleet.engine.validation import run_validation_rounds
-from taskfleet.errors import LeaseLost
+from taskfleet.engine.window import TaskWindow
 from taskfleet.kinds import get_kind
 from taskfleet.kinds.base import Kind, RunContext
 from taskfleet.model import (
@@ -86,16 +86,12 @@ class Runner:
         self._kinds = kinds
         self._window_size = window
         self._concurrency_cap = concurrency_cap
-        self._waiting: list[Candidate] = []  # sorted by sort_key
-        self._tasks: dict[int, Task] = {}  # every task this runner holds
         self._running: dict[int, _Running] = {}
         self._finished: list[tuple[int, Outcome | None]] = []
         self._ended_inline = False  # attempts ended without suspending since the last yield
         self._wake = asyncio.Event()
         self._stop: StopReason | None = None
         self._rate_waits: dict[int, int] = {}
-        self._usage: dict[str, float] = {}
-        self._claim_after_flush = -1
         self.tracker: ProgressTracker | None = None
         self.job: Job | None = None
         # Requests, tokens and limiter waits of the kinds (llm), for the progress line.
@@ -129,11 +125,20 @@ class Runner:
         self._concurrency = max(1, job.options.concurrency)
         if self._concurrency_cap is not None:
             self._concurrency = min(self._concurrency, self._concurrency_cap)
+        size = self._window_size or max(4 * self._concurrency, 500)
+        self._window = TaskWindow(self.store, self.job_id, self.info.runner_id, job.options, size)
         counts = await self.store.count_tasks(self.job_id)
         self.tracker = ProgressTracker(self.job_id, counts, time.time())
         self._buffer = WriteBehind(self.store, self.job_id, on_skipped=self._on_skipped)
         self._buffer.start()
-        heartbeat = asyncio.create_task(self._heartbeat_loop(), name="taskfleet-heartbeat")
+        self._lease = LeaseKeeper(
+            self.store,
+            self.job_id,
+            self.info,
+            on_cancelled=self._on_cancelled,
+            on_lease_lost=self._on_lease_lost,
+        )
+        heartbeat = asyncio.create_task(self._lease.run(), name="taskfleet-heartbeat")
         error: str | None = None
         try:
             await self._drive()
@@ -166,12 +171,12 @@ class Runner:
                 if not self._running:
                     return
             else:
-                await self._refill_window()
+                await self._window.refill(self._buffer.flush_count)
                 self._start_ready()
-                if not self._running and not self._waiting:
+                if not self._running and not self._window.waiting:
                     if await self._all_ended():
                         return
-                    if self._waiting:
+                    if self._window.waiting:
                         continue  # the final claim found promoted dependants
             await self._sleep_until_something_happens()
 
@@ -184,9 +189,9 @@ class Runner:
             await asyncio.sleep(0)
             return
         now = time.time()
-        wakeup = next_wakeup(self._waiting, now)
+        wakeup = next_wakeup(self._window.waiting, now)
         timeout = None if wakeup is None else max(wakeup - now, 0.0)
-        if not self._running and not self._waiting:
+        if not self._running and not self._window.waiting:
             timeout = IDLE_POLL_S  # others hold tasks, or dependants await a flush
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
@@ -195,64 +200,37 @@ class Runner:
     async def _all_ended(self) -> bool:
         # Flushing may promote dependants to queued: claim once more before deciding.
         await self._buffer.flush()
-        await self._refill_window(force=True)
-        if self._waiting:
+        await self._window.refill(self._buffer.flush_count, force=True)
+        if self._window.waiting:
             return False
         counts = await self.store.count_tasks(self.job_id)
         return counts.open == 0
 
-    # -- window and starts --------------------------------------------------
-
-    async def _refill_window(self, *, force: bool = False) -> None:
-        size = self._window_size or max(4 * self._concurrency, 500)
-        if len(self._waiting) >= size // 2:
-            return
-        # An exhausted claim is retried only after new outcomes were committed.
-        if not force and self._claim_after_flush == self._buffer.flush_count:
-            return
-        claimed = await self.store.claim_tasks(self.job_id, self.info.runner_id, size)
-        if len(claimed) < size:
-            self._claim_after_flush = self._buffer.flush_count
-        assert self.job is not None
-        options = self.job.options
-        for task in claimed:
-            self._tasks[task.seq] = task
-            keys = slot_keys_for(task, options)
-            self._waiting.append(
-                Candidate(task.seq, task.priority, task.scope, keys, task.not_before)
-            )
-        if claimed:
-            self._waiting.sort(key=sort_key)  # timsort: near-linear on two sorted runs
+    # -- starts -------------------------------------------------------------
 
     def _start_ready(self) -> None:
         free = self._concurrency - len(self._running)
-        if free <= 0 or not self._waiting:
+        window = self._window
+        if free <= 0 or not window.waiting:
             return
         picked = pick_startable(
-            self._waiting,
+            window.waiting,
             now=time.time(),
             free_slots=free,
             slot_free=self._slots.free(),
             running_scopes=[r.candidate.scope for r in self._running.values()],
         )
-        if not picked:
-            return
-        if picked == self._waiting[: len(picked)]:
-            del self._waiting[: len(picked)]
-        else:
-            chosen = {c.seq for c in picked}
-            self._waiting = [c for c in self._waiting if c.seq not in chosen]
+        window.take(picked)
         for index, candidate in enumerate(picked):
             if self._stop is not None:
                 # A fail-fast failure among these: the rest go back, unstarted.
-                for unstarted in picked[index:]:
-                    bisect.insort(self._waiting, unstarted, key=sort_key)
+                window.put_back(picked[index:])
                 return
             self._start(candidate)
 
     def _start(self, candidate: Candidate) -> None:
         assert self.job is not None and self.tracker is not None
-        task = self._tasks[candidate.seq]
+        task = self._window.tasks[candidate.seq]
         now = time.time()
         attempt = task.attempts + 1
         task.attempts = attempt
@@ -325,8 +303,7 @@ class Runner:
         assert self.tracker is not None
         now = time.time()
         if outcome is not None and outcome.usage:
-            for key, value in outcome.usage.items():
-                self._usage[key] = self._usage.get(key, 0.0) + value
+            self._lease.add_usage(outcome.usage)
         if outcome is not None and outcome.ok:  # the common case, without the retry policy
             status, attempt_outcome, not_before = TaskStatus.SUCCEEDED, "succeeded", None
         else:
@@ -356,9 +333,9 @@ class Runner:
             retry = Candidate(
                 candidate.seq, candidate.priority, candidate.scope, candidate.slot_keys, not_before
             )
-            bisect.insort(self._waiting, retry, key=sort_key)
+            self._window.put_back([retry])
         else:
-            del self._tasks[task.seq]
+            self._window.forget(task.seq)
             if self._rate_waits:
                 self._rate_waits.pop(task.seq, None)
         if self._on_event is not None:
@@ -371,8 +348,7 @@ class Runner:
     ) -> tuple[TaskStatus, str, float | None]:
         """The task's state after an attempt: (status, attempt outcome, retry time)."""
         if outcome is None:
-            status = cancel_as or TaskStatus.CANCELLED
-            return status, "interrupted" if status is TaskStatus.QUEUED else "cancelled", None
+            return *after_cancel(cancel_as), None
         assert self.job is not None
         options = self.job.options
         # A retry due while the runner stops stays pending: resume runs it.
@@ -416,31 +392,17 @@ class Runner:
         if self._on_event is not None:
             self._on_event(TaskEvent(self.job_id, task.id, status, attempt, time.time(), error))
 
-    # -- heartbeat, shutdown, release ----------------------------------------
+    # -- lease, shutdown, release --------------------------------------------
 
-    async def _heartbeat_loop(self) -> None:
-        interval = min(1.0, self.info.lease_s / 3)
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                status = await self.store.heartbeat(self.job_id, self.info.runner_id, time.time())
-            except LeaseLost:
-                self._set_stop(StopReason.LEASE_LOST)
-                self._cancel_running(TaskStatus.QUEUED)
-                return
-            if status is JobStatus.CANCELLED:
-                self._set_stop(StopReason.CANCELLED)
-                self._cancel_running(TaskStatus.CANCELLED)
-            await self._flush_usage()
+    def _on_cancelled(self) -> None:
+        """``cancel JOB`` from elsewhere, seen by a heartbeat."""
+        self._set_stop(StopReason.CANCELLED)
+        self._cancel_running(TaskStatus.CANCELLED)
 
-    async def _flush_usage(self) -> None:
-        """Add the usage counted since the last flush to the store's totals.
-
-        With the heartbeat, so a crash loses at most a second of token counts.
-        """
-        if self._usage:
-            usage, self._usage = self._usage, {}
-            await self.store.add_usage(self.job_id, usage)
+    def _on_lease_lost(self) -> None:
+        """Another runner holds the job now: stop, and leave its tasks to it."""
+        self._set_stop(StopReason.LEASE_LOST)
+        self._cancel_running(TaskStatus.QUEUED)
 
     async def _shutdown_attempts(self) -> None:
         """Wait for attempts still in flight (after an error or cancel) and record them."""
@@ -453,7 +415,7 @@ class Runner:
 
     async def _release(self, error: str | None) -> Job:
         now = time.time()
-        await self._flush_usage()
+        await self._lease.flush_usage()
         if self._stop is StopReason.LEASE_LOST:
             return await self.store.get_job(self.job_id)
         if self._stop is StopReason.INTERRUPTED:
