@@ -154,6 +154,12 @@ def test_list_jobs_filters_and_pages(server: LiveServer) -> None:
     assert [job["job_id"] for job in failed["jobs"]] == ["bad"]
     assert server.client.get("/jobs", params={"status": "weird"}).status_code == 422
     assert server.client.get("/jobs", params={"limit": 0}).status_code == 422
+    # The older listing takes the same filter and page.
+    batch = server.client.get("/batch/jobs", params={"limit": 1, "offset": 1}).json()
+    assert ([job["job_id"] for job in batch["jobs"]], batch["total"]) == (["j2"], 4)
+    batch_failed = server.client.get("/batch/jobs", params={"status": "failed"}).json()
+    assert [job["job_id"] for job in batch_failed["jobs"]] == ["bad"]
+    assert server.client.get("/batch/jobs", params={"offset": -1}).status_code == 422
 
 
 def test_tasks_filter_search_and_page(server: LiveServer) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Query, Request
 
 from taskfleet.config import Settings
 from taskfleet.kinds import Kind, get_kind
 from taskfleet.kinds.restricted import kinds_without_commands
+from taskfleet.model import JobStatus
 from taskfleet.store.base import Store
 
 
@@ -48,3 +50,26 @@ def get_context(request: Request) -> ServerContext:
 def get_store(request: Request) -> Store:
     """The dependency routes use to reach the store."""
     return get_context(request).open_store()
+
+
+@dataclass(frozen=True)
+class JobPage:
+    """Which jobs a listing route shows: a status filter and a page."""
+
+    status: JobStatus | None
+    limit: int
+    offset: int
+
+
+def job_page(
+    status: JobStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JobPage:
+    """The query parameters of the job listings (``/jobs`` and ``/batch/jobs``)."""
+    return JobPage(status, limit, offset)
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+ContextDep = Annotated[ServerContext, Depends(get_context)]
+JobPageDep = Annotated[JobPage, Depends(job_page)]

@@ -9,15 +9,19 @@ target, ``/batch/mcp-operations`` one fs task per operation.
 from __future__ import annotations
 
 import shlex
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter
 
 from taskfleet import service
-from taskfleet.model import JobStatus
 from taskfleet.results import result_record
 from taskfleet.server import render
-from taskfleet.server.context import ServerContext, get_context, get_store
+from taskfleet.server.context import (
+    ContextDep,
+    JobPageDep,
+    ServerContext,
+    StoreDep,
+)
 from taskfleet.server.models import (
     BatchJob,
     BatchJobList,
@@ -30,8 +34,6 @@ from taskfleet.server.models import (
 from taskfleet.store.base import Store
 
 router = APIRouter(prefix="/batch", tags=["batch (older API)"])
-StoreDep = Annotated[Store, Depends(get_store)]
-ContextDep = Annotated[ServerContext, Depends(get_context)]
 
 
 def command_for(template: str, path: str) -> str:
@@ -106,16 +108,16 @@ async def mcp_operations(body: BatchMcpOperations, context: ContextDep) -> dict[
 @router.get("/jobs", response_model=BatchJobList)
 async def list_jobs(
     store: StoreDep,
-    status: JobStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    page: JobPageDep,
 ) -> dict[str, Any]:
     """Jobs, newest first (without their results records)."""
-    reports = await service.list_reports(store, status=status, limit=limit, offset=offset)
+    reports = await service.list_reports(
+        store, status=page.status, limit=page.limit, offset=page.offset
+    )
     jobs = [
         render.batch_job(report, service.progress_block(report, None), None) for report in reports
     ]
-    return {"jobs": jobs, "total": await store.count_jobs(status=status)}
+    return {"jobs": jobs, "total": await store.count_jobs(status=page.status)}
 
 
 @router.get("/jobs/{job_id}", response_model=BatchJob)

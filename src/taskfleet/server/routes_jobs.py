@@ -5,14 +5,18 @@ from __future__ import annotations
 from importlib.metadata import version
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from taskfleet import service
-from taskfleet.model import JobStatus, TaskStatus
+from taskfleet.model import TaskStatus
 from taskfleet.results import iter_results
 from taskfleet.server import render
-from taskfleet.server.context import ServerContext, get_context, get_store
+from taskfleet.server.context import (
+    ContextDep,
+    JobPageDep,
+    StoreDep,
+)
 from taskfleet.server.events import event_response
 from taskfleet.server.models import (
     Health,
@@ -25,8 +29,6 @@ from taskfleet.server.models import (
 from taskfleet.store.base import Store
 
 router = APIRouter()
-StoreDep = Annotated[Store, Depends(get_store)]
-ContextDep = Annotated[ServerContext, Depends(get_context)]
 MEDIA_TYPES = {
     "jsonl": "application/x-ndjson",
     "json": "application/json",
@@ -78,18 +80,18 @@ def raise_field(field: str, message: str) -> None:
 @router.get("/jobs", response_model=JobList, tags=["jobs"])
 async def list_jobs(
     store: StoreDep,
-    status: JobStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    page: JobPageDep,
 ) -> dict[str, Any]:
     """Jobs, newest first, with their progress."""
-    reports = await service.list_reports(store, status=status, limit=limit, offset=offset)
+    reports = await service.list_reports(
+        store, status=page.status, limit=page.limit, offset=page.offset
+    )
     jobs = [
         render.job_object(report, await service.report_progress(store, report))
         for report in reports
     ]
-    total = await store.count_jobs(status=status)
-    return {"jobs": jobs, "total": total, "limit": limit, "offset": offset}
+    total = await store.count_jobs(status=page.status)
+    return {"jobs": jobs, "total": total, "limit": page.limit, "offset": page.offset}
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, tags=["jobs"])

@@ -10,19 +10,16 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from taskfleet import openai_batches
 from taskfleet.errors import NotFound, TaskfileError, UsageError
-from taskfleet.server.context import ServerContext, get_context, get_store
+from taskfleet.server.context import ContextDep, StoreDep
 from taskfleet.server.models import job_options
-from taskfleet.store.base import Store
 
 router = APIRouter(prefix="/v1", tags=["openai batch"])
-StoreDep = Annotated[Store, Depends(get_store)]
-ContextDep = Annotated[ServerContext, Depends(get_context)]
 T = TypeVar("T")
 
 
