@@ -197,6 +197,14 @@ async def list_reports(
     return reports
 
 
+async def list_reports_page(
+    store: Store, *, status: JobStatus | None, limit: int, offset: int
+) -> tuple[list[JobReport], int]:
+    """One page of ``list_reports``, and how many jobs the filter matches in all."""
+    reports = await list_reports(store, status=status, limit=limit, offset=offset)
+    return reports, await store.count_jobs(status=status)
+
+
 async def cancel_job(store: Store, job_id: str) -> Job:
     """Cancel a job's queued and running tasks; a running job's runner kills its attempts."""
     job = await get_job(store, job_id)

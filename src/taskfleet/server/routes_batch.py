@@ -111,13 +111,13 @@ async def list_jobs(
     page: JobPageDep,
 ) -> dict[str, Any]:
     """Jobs, newest first (without their results records)."""
-    reports = await service.list_reports(
+    reports, total = await service.list_reports_page(
         store, status=page.status, limit=page.limit, offset=page.offset
     )
     jobs = [
         render.batch_job(report, service.progress_block(report, None), None) for report in reports
     ]
-    return {"jobs": jobs, "total": await store.count_jobs(status=page.status)}
+    return {"jobs": jobs, "total": total}
 
 
 @router.get("/jobs/{job_id}", response_model=BatchJob)

@@ -83,14 +83,13 @@ async def list_jobs(
     page: JobPageDep,
 ) -> dict[str, Any]:
     """Jobs, newest first, with their progress."""
-    reports = await service.list_reports(
+    reports, total = await service.list_reports_page(
         store, status=page.status, limit=page.limit, offset=page.offset
     )
     jobs = [
         render.job_object(report, await service.report_progress(store, report))
         for report in reports
     ]
-    total = await store.count_jobs(status=page.status)
     return {"jobs": jobs, "total": total, "limit": page.limit, "offset": page.offset}
 
 

@@ -8,7 +8,6 @@ racing for queued jobs, locks held by others, a dropped connection.
 from __future__ import annotations
 
 import asyncio
-import random
 import sys
 from collections.abc import AsyncIterator
 
@@ -20,12 +19,10 @@ from pg import PostgresServer
 from taskfleet.errors import JobConflict, StoreError, UsageError
 from taskfleet.model import JobStatus, TaskStatus
 from taskfleet.store import open_store, postgres_schema, postgres_tasks
-from taskfleet.store.base import Store
-from taskfleet.store.memory import MemoryStore
 from taskfleet.store.postgres import PostgresStore
 
 from .conftest import job, runner, tasks
-from .test_sqlite_specific import random_job, random_step, snapshot
+from .random_workload import assert_matches_memory
 
 
 @pytest_asyncio.fixture
@@ -214,23 +211,7 @@ async def test_two_writers_of_one_job_log_every_change_in_order(pg_url: str) -> 
     "seed", [0, 1, *(pytest.param(seed, marks=pytest.mark.slow) for seed in range(2, 6))]
 )
 async def test_postgres_matches_memory_on_random_workloads(pg_url: str, seed: int) -> None:
-    stores: list[Store] = [MemoryStore(), PostgresStore(pg_url)]
-    specs = random_job(random.Random(seed), 40)
-    for store in stores:
-        await store.open()
-        await store.create_job(job(), specs)
-        await store.acquire_job("job-1", runner("r1"), [JobStatus.QUEUED])
-    rngs = [random.Random(seed), random.Random(seed)]
-    claims: list[dict[str, str]] = [{}, {}]
-    for step in range(150):
-        answers = [
-            await random_step(rng, store, 10.0 * step, claimed)
-            for rng, store, claimed in zip(rngs, stores, claims, strict=True)
-        ]
-        assert answers[0] == answers[1], f"step {step}"
-        assert await snapshot(stores[0]) == await snapshot(stores[1]), f"step {step}"
-    for store in stores:
-        await store.close()
+    await assert_matches_memory(PostgresStore(pg_url), seed)
 
 
 async def test_a_big_job_gets_statistics_and_runs(pg: PostgresStore, pg_url: str) -> None:
