@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,5 +101,42 @@ def test_dashboard_follows_a_job_and_retries_the_failed(live: LiveServer, tmp_pa
             expect(page.locator("#job-bar")).to_have_attribute("data-percentage", "100")
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= 390
+        finally:
+            browser.close()
+
+
+def test_overlapping_task_loads_show_each_task_once(live: LiveServer) -> None:
+    """Opening a job and changing the filter before the first list arrives: the newest wins."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("chromium is not installed here (apt-get install chromium); CI installs it")
+    from playwright.sync_api import Route, expect, sync_playwright
+
+    tasks = [{"id": f"t{i}", "command": "exit 1" if i % 3 == 0 else "true"} for i in range(6)]
+    job_id = live.submit(tasks, id="overlap")["job_id"]
+    live.wait_ended(job_id)
+    held: list[Route] = []
+    args = ["--no-sandbox"] if os.geteuid() == 0 else []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            page.route(f"**/jobs/{job_id}/tasks?*", lambda route: held.append(route))
+            with page.expect_request(f"**/jobs/{job_id}/tasks?*"):
+                page.goto(f"{live.url}/#/jobs/{job_id}")
+            with page.expect_request(f"**/jobs/{job_id}/tasks?*status=failed*"):
+                page.select_option("#status-filter", "failed")
+            deadline = time.monotonic() + TIMEOUT_MS / 1000
+            while len(held) < 2 and time.monotonic() < deadline:
+                page.wait_for_timeout(20)  # lets Playwright dispatch the route handler
+            assert len(held) == 2
+            # The older list (every status) arrives first, the filtered one after it.
+            for route in held:
+                with page.expect_response(route.request.url):
+                    route.continue_()
+            rows = page.locator("#tasks tbody tr")
+            expect(rows).to_have_count(2)
+            ids = rows.evaluate_all("rows => rows.map(r => r.dataset.taskId)")
+            assert sorted(ids) == ["t0", "t3"]
         finally:
             browser.close()

@@ -8,6 +8,7 @@ const LIST_STREAMS = 3;
 const $ = (id) => document.getElementById(id);
 const state = {
   streams: new Map(), job: null, after: 0, ended: new Map(), timer: null, drawing: false,
+  taskLoads: 0, loadingTasks: false,
 };
 
 async function api(path, options = {}) {
@@ -143,6 +144,7 @@ async function showJob(jobId) {
   state.job = jobId;
   state.after = 0;
   state.ended = new Map();
+  $("tasks").tBodies[0].replaceChildren();
   const job = await api(`/jobs/${encodeURIComponent(jobId)}`);
   renderJob(job);
   await loadTasks(true);
@@ -171,31 +173,39 @@ function followJob(jobId) {
   });
 }
 
-function taskQuery() {
+function taskQuery(after) {
   const params = new URLSearchParams({ limit: "200" });
   const status = $("status-filter").value;
   const search = $("task-search").value.trim();
   if (status) params.append("status", status);
   if (search) params.set("search", search);
-  if (state.after) params.set("after", String(state.after));
+  if (after) params.set("after", String(after));
   return params;
 }
 
+// Loads overlap (opening a job, then retry or a filter at once): only the newest fresh load
+// may fill the table, so a task never shows twice; "more" waits for a load in flight.
 async function loadTasks(fresh) {
-  if (fresh) {
-    state.after = 0;
-    $("tasks").tBodies[0].replaceChildren();
-  }
+  if (!fresh && state.loadingTasks) return;
+  const ticket = ++state.taskLoads;
   const jobId = state.job;
-  const page = await api(`/jobs/${encodeURIComponent(jobId)}/tasks?${taskQuery()}`);
-  if (jobId !== state.job) return;
-  for (const task of page.tasks) {
-    $("tasks").tBodies[0].append(taskRow(task));
-    if (task.finished_at) state.ended.set(task.id, Date.parse(task.finished_at));
+  state.loadingTasks = true;
+  try {
+    const page = await api(
+      `/jobs/${encodeURIComponent(jobId)}/tasks?${taskQuery(fresh ? 0 : state.after)}`);
+    if (ticket !== state.taskLoads || jobId !== state.job) return;
+    const body = $("tasks").tBodies[0];
+    if (fresh) body.replaceChildren();
+    for (const task of page.tasks) {
+      body.append(taskRow(task));
+      if (task.finished_at) state.ended.set(task.id, Date.parse(task.finished_at));
+    }
+    state.after = page.next_after || 0;
+    $("more-tasks").hidden = !page.next_after;
+    drawThroughput();
+  } finally {
+    if (ticket === state.taskLoads) state.loadingTasks = false;
   }
-  state.after = page.next_after || 0;
-  $("more-tasks").hidden = !page.next_after;
-  drawThroughput();
 }
 
 function taskRow(task) {
