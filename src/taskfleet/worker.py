@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 
 from taskfleet import service
+from taskfleet.engine.liveness import new_runner
 from taskfleet.engine.runner import Runner
-from taskfleet.errors import JobConflict
 from taskfleet.model import JobStatus
 from taskfleet.store.base import Store
 
@@ -60,21 +60,36 @@ class Worker:
         """Run queued jobs until :meth:`stop` (or, with ``once``, until none is queued)."""
         self.on_message("taskfleet worker: waiting for queued jobs")
         while not self._stopping.is_set():
-            job_id = await self._oldest_queued()
-            if job_id is None:
-                if once:
-                    return
-                await self._idle()
+            if await self._run_next():
                 continue
-            await self._run_one(job_id)
+            if once:
+                return
+            await self._idle()
 
-    async def _oldest_queued(self) -> str | None:
-        waiting = await self.store.count_jobs(status=JobStatus.QUEUED)
-        # Oldest first: list_jobs is newest first, so take the last one.
-        queued = await self.store.list_jobs(
-            status=JobStatus.QUEUED, limit=1, offset=max(waiting - 1, 0)
-        )
-        return queued[-1].job_id if queued else None
+    async def _run_next(self) -> bool:
+        """Claim the oldest queued job and run it; False when none is queued.
+
+        The claim is one store transaction (on PostgreSQL it passes over a job
+        another worker is claiming right now), so racing workers never wait
+        for each other nor take the same job.
+        """
+        info = new_runner()
+        job = await self.store.claim_queued_job(info)
+        if job is None:
+            return False
+        runner = Runner(self.store, job.job_id, info=info, concurrency_cap=self.concurrency)
+        self._current.append(runner)
+        if self._stopping.is_set():
+            runner.request_stop()  # stopped while claiming: hand the job straight back
+        try:
+            job = await runner.run(service.RESUMABLE, acquired=job)
+        finally:
+            self._current.clear()
+        if job.status is JobStatus.INTERRUPTED:
+            # This worker was asked to stop: hand the job back to the other workers.
+            await self.store.set_job_status(job.job_id, JobStatus.QUEUED, time.time())
+        self.on_message(f"taskfleet worker: job {job.job_id} {job.status.value}")
+        return True
 
     async def _idle(self) -> None:
         stopping = asyncio.ensure_future(self._stopping.wait())
@@ -89,21 +104,3 @@ class Worker:
             stopping.cancel()
             woken.cancel()
             self.wake.clear()
-
-    async def _run_one(self, job_id: str) -> None:
-        try:
-            job = await service.run_job(
-                self.store,
-                job_id,
-                mode="resume",
-                on_runner=self._current.append,
-                concurrency_cap=self.concurrency,
-            )
-        except JobConflict:
-            return  # another worker took it first
-        finally:
-            self._current.clear()
-        if job.status is JobStatus.INTERRUPTED:
-            # This worker was asked to stop: hand the job back to the other workers.
-            await self.store.set_job_status(job_id, JobStatus.QUEUED, time.time())
-        self.on_message(f"taskfleet worker: job {job_id} {job.status.value}")

@@ -37,6 +37,7 @@ from taskfleet.model import (
     Job,
     JobStatus,
     Outcome,
+    RunnerInfo,
     Task,
     TaskStatus,
 )
@@ -77,10 +78,11 @@ class Runner:
         kinds: Callable[[str], Kind] = get_kind,
         window: int | None = None,
         concurrency_cap: int | None = None,
+        info: RunnerInfo | None = None,
     ) -> None:
         self.store = store
         self.job_id = job_id
-        self.info = new_runner(lease_s)
+        self.info = info or new_runner(lease_s)
         self._callables = dict(callables or {})
         self._on_event = on_event
         self._kinds = kinds
@@ -116,9 +118,15 @@ class Runner:
 
     # -- the run ------------------------------------------------------------
 
-    async def run(self, from_statuses: Collection[JobStatus]) -> Job:
-        """Acquire the job, run it until it ends or is stopped, release it."""
-        job = await self.store.acquire_job(self.job_id, self.info, from_statuses)
+    async def run(
+        self, from_statuses: Collection[JobStatus], *, acquired: Job | None = None
+    ) -> Job:
+        """Acquire the job, run it until it ends or is stopped, release it.
+
+        ``acquired``: the job as already held by this runner's ``info`` (a
+        worker's claim), so it is not acquired again.
+        """
+        job = acquired or await self.store.acquire_job(self.job_id, self.info, from_statuses)
         self.job = job
         log.info("runner %s acquired job %s", self.info.runner_id, self.job_id)
         self._slots = SlotPool.for_job(job.options)

@@ -1,0 +1,60 @@
+"""The worker against the in-memory store: claims oldest first, shares the queue, hands back."""
+
+from __future__ import annotations
+
+import asyncio
+
+from taskfleet.model import Job, JobStatus, RunnerInfo, TaskStatus
+from taskfleet.store.memory import MemoryStore
+from taskfleet.worker import Worker
+
+from .conftest import make_job, spec
+
+
+async def test_once_runs_the_queued_jobs_oldest_first_and_leaves_the_rest(
+    store: MemoryStore,
+) -> None:
+    for job_id in ("first", "second", "third"):
+        await make_job(store, [spec("t1", 1, duration=0)], job_id=job_id)
+    await store.set_job_status("second", JobStatus.INTERRUPTED, 0.0)
+    messages: list[str] = []
+    await Worker(store, poll_s=0.01, on_message=messages.append).run(once=True)
+    assert messages[1:] == [
+        "taskfleet worker: job first completed",
+        "taskfleet worker: job third completed",
+    ]
+    assert (await store.get_job("second")).status is JobStatus.INTERRUPTED
+    assert (await store.get_task("second", "t1")).status is TaskStatus.QUEUED
+
+
+async def test_two_workers_share_the_queue_and_run_every_task_once(store: MemoryStore) -> None:
+    for n in range(6):
+        await make_job(
+            store, [spec(f"t{i}", i, duration=0.01) for i in range(1, 4)], job_id=f"j{n}"
+        )
+    workers = [Worker(store, poll_s=0.01) for _ in range(2)]
+    await asyncio.gather(*(worker.run(once=True) for worker in workers))
+    for n in range(6):
+        assert (await store.get_job(f"j{n}")).status is JobStatus.COMPLETED
+        attempts = [a for i in range(1, 4) for a in await store.list_attempts(f"j{n}", f"t{i}")]
+        assert len(attempts) == 3
+
+
+async def test_a_worker_stopped_while_claiming_hands_the_job_back(store: MemoryStore) -> None:
+    class StopDuringClaim(MemoryStore):
+        worker: Worker
+
+        async def claim_queued_job(self, runner: RunnerInfo) -> Job | None:
+            claimed = await super().claim_queued_job(runner)
+            self.worker.stop()
+            return claimed
+
+    racing = StopDuringClaim()
+    await racing.open()
+    await make_job(racing, [spec("t1", 1, duration=0)], job_id="j1")
+    racing.worker = Worker(racing, poll_s=0.01)
+    await racing.worker.run()
+    job = await racing.get_job("j1")
+    assert job.status is JobStatus.QUEUED
+    assert (await racing.get_task("j1", "t1")).status is TaskStatus.QUEUED
+    await racing.close()
