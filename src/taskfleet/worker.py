@@ -2,13 +2,15 @@
 
 Used by ``taskfleet worker`` (which wires SIGINT/SIGTERM to :meth:`Worker.stop`)
 and by ``taskfleet serve`` (which runs it next to the HTTP server in one event
-loop). Many workers, in any processes, may share one store.
+loop). Many workers, in any processes, may share one store. An idle worker
+looks again when the store says a job was queued (LISTEN/NOTIFY on
+PostgreSQL, at once on any host), when this process wakes it (``wake``), or
+after its poll interval.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 
@@ -92,15 +94,16 @@ class Worker:
         return True
 
     async def _idle(self) -> None:
-        stopping = asyncio.ensure_future(self._stopping.wait())
-        woken = asyncio.ensure_future(self.wake.wait())
+        """Wait for a stop, a wake-up, a job queued in the store, or the poll interval."""
+        waits = {
+            asyncio.ensure_future(self._stopping.wait()),
+            asyncio.ensure_future(self.wake.wait()),
+            asyncio.ensure_future(self.store.wait_for_queued_job(self.poll_s)),
+        }
         try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    asyncio.wait({stopping, woken}, return_when=asyncio.FIRST_COMPLETED),
-                    self.poll_s,
-                )
+            await asyncio.wait(waits, timeout=self.poll_s, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            stopping.cancel()
-            woken.cancel()
+            for waiting in waits:
+                waiting.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
             self.wake.clear()

@@ -76,6 +76,14 @@ class Store(Protocol):
     async def claim_queued_job(self, runner: RunnerInfo) -> Job | None:
         """Acquire the oldest ``queued`` job for a worker, or None."""
 
+    async def wait_for_queued_job(self, timeout_s: float) -> None:
+        """Return soon after a job became queued since the last return, or after ``timeout_s``.
+
+        A hint for idle workers, not a hand-over: the caller still claims and
+        may find nothing. Stores that cannot see other processes' commits
+        (SQLite) just wait out ``timeout_s``: the caller's poll is the wake-up.
+        """
+
     async def heartbeat(self, job_id: str, runner_id: str, now: float) -> JobStatus:
         """Renew the runner's lease; return the job's status (to notice a cancel).
 

@@ -7,7 +7,9 @@ in (as a database would store them) and every read returns a fresh copy.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
+import contextlib
 import itertools
 import json
 import time
@@ -67,6 +69,7 @@ class MemoryStore:
         self._responses: dict[str, str] = {}  # response cache: key -> JSON text
         self._change_counter = itertools.count(1)
         self._files: dict[str, tuple[StoredFile, bytes]] = {}
+        self._job_queued = asyncio.Event()
 
     async def open(self) -> None:
         """Nothing to connect to."""
@@ -106,6 +109,8 @@ class MemoryStore:
         stored = replace(job, options=options, total=len(job_tasks.by_seq), usage=dict(job.usage))
         self._jobs[job.job_id] = stored
         self._tasks[job.job_id] = job_tasks
+        if stored.status is JobStatus.QUEUED:
+            self._job_queued.set()
         return stored
 
     async def get_job(self, job_id: str) -> Job:
@@ -153,6 +158,12 @@ class MemoryStore:
         oldest = min(queued, key=lambda job: (job.created_at, job.job_id))
         return await self.acquire_job(oldest.job_id, runner, (JobStatus.QUEUED,))
 
+    async def wait_for_queued_job(self, timeout_s: float) -> None:
+        """Return when a job became queued since the last return, or after ``timeout_s``."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._job_queued.wait(), timeout_s)
+        self._job_queued.clear()
+
     async def heartbeat(self, job_id: str, runner_id: str, now: float) -> JobStatus:
         """Renew the runner's lease and return the job's status; LeaseLost if taken over."""
         job = self._job(job_id)
@@ -179,6 +190,8 @@ class MemoryStore:
         finished_at = now if status.is_final else None
         self._jobs[job_id] = replace(job, status=status, finished_at=finished_at, error=error)
         self._release(job_id, runner_id, now)
+        if status is JobStatus.QUEUED:
+            self._job_queued.set()
         return True
 
     async def set_job_status(
@@ -188,6 +201,8 @@ class MemoryStore:
         finished_at = now if status.is_final else None
         job = self._job(job_id)
         self._jobs[job_id] = replace(job, status=status, finished_at=finished_at, error=error)
+        if status is JobStatus.QUEUED:
+            self._job_queued.set()
 
     async def set_validation_round(self, job_id: str, validation_round: int) -> None:
         """Remember how many central validation rounds have run."""

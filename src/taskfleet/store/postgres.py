@@ -6,8 +6,9 @@ the engine calls the store from several coroutines (runner, heartbeat,
 claims), and two transactions on one connection would nest instead of
 running side by side. Across processes PostgreSQL does the coordinating:
 ``FOR UPDATE SKIP LOCKED`` hands each queued job to one worker, row locks
-make ``acquire_job`` a compare-and-set, and an advisory lock per job orders
-the writers of its tasks (``postgres_tasks.lock_job_tasks``).
+make ``acquire_job`` a compare-and-set, an advisory lock per job orders
+the writers of its tasks (``postgres_tasks.lock_job_tasks``), and LISTEN/NOTIFY
+wakes idle workers when a job is queued (``postgres_listen``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from taskfleet.model import (
 from taskfleet.store import postgres_record, postgres_tasks
 from taskfleet.store.claims import ClaimLedger
 from taskfleet.store.postgres_jobs import JobQueries
+from taskfleet.store.postgres_listen import QueuedJobListener
 from taskfleet.store.postgres_schema import Connection, connect, redact, translate_errors
 from taskfleet.store.rows import task_from_row
 
@@ -67,6 +69,7 @@ class PostgresStore:
         self._conn: Connection | None = None
         self._lock = asyncio.Lock()
         self._claims = ClaimLedger()
+        self._listener: QueuedJobListener | None = None  # started by the first idle worker
 
     async def open(self) -> None:
         """Connect and create or migrate the schema."""
@@ -76,6 +79,9 @@ class PostgresStore:
 
     async def close(self) -> None:
         """Disconnect; every write is committed already."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            await listener.close()
         async with self._lock:
             conn, self._conn = self._conn, None
             if conn is not None:
@@ -157,6 +163,12 @@ class PostgresStore:
                 return None
             await queries.acquire(job_id, runner, (JobStatus.QUEUED,))
             return await queries.get(job_id)
+
+    async def wait_for_queued_job(self, timeout_s: float) -> None:
+        """Return when a job was queued (any host, through LISTEN), or after ``timeout_s``."""
+        if self._listener is None:
+            self._listener = QueuedJobListener(self.url)
+        await self._listener.wait(timeout_s)
 
     async def heartbeat(self, job_id: str, runner_id: str, now: float) -> JobStatus:
         """Renew the runner's lease and return the job's status; LeaseLost if taken over."""

@@ -24,7 +24,7 @@ from taskfleet.errors import StoreError, UsageError
 Connection: TypeAlias = psycopg.AsyncConnection[TupleRow]
 
 # Index i holds the script that brings the schema to version i + 1.
-MIGRATIONS: tuple[str, ...] = ("postgres_v1.sql",)
+MIGRATIONS: tuple[str, ...] = ("postgres_v1.sql", "postgres_v2.sql")
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Advisory locks are keyed (namespace, key); taskfleet's namespaces are arbitrary

@@ -8,6 +8,7 @@ so one connection is enough. Driver errors become ``StoreError`` here.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
@@ -174,6 +175,10 @@ class SqliteStore:
             if row is not None:
                 sqlite_jobs.acquire(conn, row[0], runner, (JobStatus.QUEUED,))
         return None if row is None else await self.get_job(row[0])
+
+    async def wait_for_queued_job(self, timeout_s: float) -> None:
+        """Wait out ``timeout_s``: SQLite tells no one of another process's commit."""
+        await asyncio.sleep(timeout_s)
 
     async def heartbeat(self, job_id: str, runner_id: str, now: float) -> JobStatus:
         """Renew the runner's lease and return the job's status; LeaseLost if taken over."""

@@ -58,3 +58,15 @@ async def test_a_worker_stopped_while_claiming_hands_the_job_back(store: MemoryS
     assert job.status is JobStatus.QUEUED
     assert (await racing.get_task("j1", "t1")).status is TaskStatus.QUEUED
     await racing.close()
+
+
+async def test_the_memory_store_ends_an_idle_wait_when_a_job_is_queued(
+    store: MemoryStore,
+) -> None:
+    waiting = asyncio.create_task(store.wait_for_queued_job(60))
+    await make_job(store, [spec("t1", 1, duration=0)], job_id="late")
+    await asyncio.wait_for(waiting, timeout=5)
+    await store.set_job_status("late", JobStatus.RUNNING, 0.0)
+    waiting = asyncio.create_task(store.wait_for_queued_job(60))
+    await store.set_job_status("late", JobStatus.QUEUED, 0.0)  # handed back
+    await asyncio.wait_for(waiting, timeout=5)

@@ -20,6 +20,7 @@ from taskfleet.errors import JobConflict, StoreError, UsageError
 from taskfleet.model import JobStatus, TaskStatus
 from taskfleet.store import open_store, postgres_schema, postgres_tasks
 from taskfleet.store.postgres import PostgresStore
+from taskfleet.worker import Worker
 
 from .conftest import job, runner, tasks
 from .random_workload import assert_matches_memory
@@ -60,7 +61,8 @@ async def test_schema_version_and_reopen(pg_url: str) -> None:
         await store.close()
     conn = await raw(pg_url)
     cursor = await conn.execute("SELECT version FROM schema_version ORDER BY version")
-    assert [row[0] for row in await cursor.fetchall()] == [1] == [postgres_schema.SCHEMA_VERSION]
+    versions = [row[0] for row in await cursor.fetchall()]
+    assert versions == [1, 2] == list(range(1, postgres_schema.SCHEMA_VERSION + 1))
     await conn.close()
 
 
@@ -262,3 +264,60 @@ async def test_the_claim_window_uses_its_partial_index(pg: PostgresStore) -> Non
     cursor = await pg._conn.execute("EXPLAIN " + postgres_tasks.CLAIM_WINDOW, params)
     plan = "\n".join(row[0] for row in await cursor.fetchall())
     assert "tasks_claimable" in plan, plan
+
+
+async def until_listening(url: str, deadline_s: float = 10.0) -> None:
+    """Poll the server until some session of this database LISTENs for queued jobs."""
+    conn = await raw(url)
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + deadline_s
+    try:
+        while True:
+            cursor = await conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND query = 'LISTEN taskfleet_queued'"
+            )
+            row = await cursor.fetchone()
+            if row is not None and row[0] > 0:
+                return
+            assert loop.time() < give_up, "no session LISTENs for queued jobs"
+            await asyncio.sleep(0.02)
+    finally:
+        await conn.close()
+
+
+async def test_a_job_queued_through_another_connection_ends_an_idle_wait(
+    pg: PostgresStore, pg_url: str
+) -> None:
+    # The first wait returns once the LISTEN is in place: what was queued before is looked for.
+    await asyncio.wait_for(pg.wait_for_queued_job(60), timeout=10)
+    await until_listening(pg_url)
+    other = PostgresStore(pg_url)
+    await other.open()
+    waiting = asyncio.create_task(pg.wait_for_queued_job(60))
+    await other.create_job(job("late"), tasks(1))
+    await asyncio.wait_for(waiting, timeout=10)  # a poll would have taken 60 s
+    await other.acquire_job("late", runner("r9"), [JobStatus.QUEUED])
+    waiting = asyncio.create_task(pg.wait_for_queued_job(60))
+    await other.set_job_status("late", JobStatus.QUEUED, 3000.0)  # a worker handing it back
+    await asyncio.wait_for(waiting, timeout=10)
+    await other.close()
+
+
+async def test_an_idle_worker_starts_a_job_queued_on_another_host_at_once(
+    pg: PostgresStore, pg_url: str
+) -> None:
+    worker = Worker(pg, poll_s=60)
+    working = asyncio.create_task(worker.run())
+    await until_listening(pg_url)
+    other = PostgresStore(pg_url)
+    await other.open()
+    await other.create_job(job("late"), tasks(3, spec={"duration": 0}))
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + 15  # far below the 60 s poll
+    while (await other.get_job("late")).status is not JobStatus.COMPLETED:
+        assert loop.time() < give_up, "the idle worker did not wake for the queued job"
+        await asyncio.sleep(0.05)
+    worker.stop()
+    await asyncio.wait_for(working, timeout=10)
+    await other.close()
