@@ -173,7 +173,11 @@ class JobOptions:
 
 @dataclass(frozen=True, slots=True)
 class RunnerInfo:
-    """Who runs a job: enough to tell whether that process is still alive."""
+    """Who runs a job: enough to tell whether that process is still alive.
+
+    A worker's runner id starts with :data:`WORKER_RUNNER_PREFIX`: a job whose
+    worker died is taken up by another worker, as a job handed back would be.
+    """
 
     runner_id: str
     host: str
@@ -181,6 +185,16 @@ class RunnerInfo:
     started_at: float  # when the runner process started (guards against pid reuse)
     heartbeat_at: float
     lease_s: float
+
+    @property
+    def is_worker(self) -> bool:
+        """Whether a worker (``taskfleet worker`` or ``serve``) runs the job."""
+        return self.runner_id.startswith(WORKER_RUNNER_PREFIX)
+
+
+WORKER_RUNNER_PREFIX = "worker@"
+# The statuses a worker takes a job from: queued, or interrupted (by its worker's death).
+WORKER_TAKES = (JobStatus.QUEUED, JobStatus.INTERRUPTED)
 
 
 @dataclass(frozen=True, slots=True)

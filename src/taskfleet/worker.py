@@ -2,7 +2,9 @@
 
 Used by ``taskfleet worker`` (which wires SIGINT/SIGTERM to :meth:`Worker.stop`)
 and by ``taskfleet serve`` (which runs it next to the HTTP server in one event
-loop). Many workers, in any processes, may share one store. An idle worker
+loop). Many workers, in any processes, may share one store; when one dies
+(kill -9, a lost host), another takes its job up where it stopped, as
+Celery's late acknowledgement redelivers a task. An idle worker
 looks again when the store says a job was queued (LISTEN/NOTIFY on
 PostgreSQL, at once on any host), when this process wakes it (``wake``), or
 after its poll interval.
@@ -15,7 +17,7 @@ import time
 from collections.abc import Callable
 
 from taskfleet import service
-from taskfleet.engine.liveness import new_runner
+from taskfleet.engine.liveness import new_runner, reap_if_dead
 from taskfleet.engine.runner import Runner
 from taskfleet.model import JobStatus
 from taskfleet.store.base import Store
@@ -69,13 +71,16 @@ class Worker:
             await self._idle()
 
     async def _run_next(self) -> bool:
-        """Claim the oldest queued job and run it; False when none is queued.
+        """Claim the oldest job waiting for a worker and run it; False when none waits.
 
-        The claim is one store transaction (on PostgreSQL it passes over a job
-        another worker is claiming right now), so racing workers never wait
-        for each other nor take the same job.
+        Waiting: queued, or left by a worker that died (its tasks that were
+        running run again without spending a retry). The claim is one store
+        transaction (on PostgreSQL it passes over a job another worker is
+        claiming right now), so racing workers never wait for each other nor
+        take the same job.
         """
-        info = new_runner()
+        await self._reap_dead_runners()
+        info = new_runner(worker=True)
         job = await self.store.claim_queued_job(info)
         if job is None:
             return False
@@ -92,6 +97,11 @@ class Worker:
             await self.store.set_job_status(job.job_id, JobStatus.QUEUED, time.time())
         self.on_message(f"taskfleet worker: job {job.job_id} {job.status.value}")
         return True
+
+    async def _reap_dead_runners(self) -> None:
+        """Show the jobs whose runner is gone ``interrupted``: a dead worker's become claimable."""
+        for job in await self.store.list_jobs(status=JobStatus.RUNNING, limit=1000):
+            await reap_if_dead(self.store, job)
 
     async def _idle(self) -> None:
         """Wait for a stop, a wake-up, a job queued in the store, or the poll interval."""

@@ -124,3 +124,41 @@ def test_kill_9_during_resume_too(cli: Cli) -> None:
         assert all(seen[t] >= 1 for t in recorded)
         ran_again = sorted(t for t in recorded if final[t] != seen[t])
         assert ran_again == [], f"tasks recorded succeeded before a kill ran again: {ran_again}"
+
+
+def test_kill_9_of_a_worker_then_another_worker_takes_the_job_up(cli: Cli) -> None:
+    """As with Celery's late acknowledgement: a worker's death hands its job to the next."""
+    cli.write_tasks("tasks.jsonl", _logging_tasks(N_TASKS))
+    log = cli.cwd / "log.txt"
+    cli.ok("submit", "tasks.jsonl", "-j", "4", "--id", "shared")
+    worker = cli.start("worker", "--concurrency", "4")
+    wait_for(lambda: len(read_lines(log)) >= 10, message="10 tasks to log")
+
+    worker.kill()  # SIGKILL, and reaped
+
+    assert cli.status("shared")["status"] == "interrupted"
+    succeeded_before = {r["id"] for r in cli.results("shared", "--status", "succeeded")}
+    assert 0 < len(succeeded_before) < N_TASKS, "the kill came too late to test anything"
+
+    second = cli("worker", "--once")
+
+    assert second.returncode == 0, describe(second)
+    assert "job shared completed" in second.stderr + second.stdout
+    final = cli.status("shared")
+    assert (final["status"], final["succeeded"]) == ("completed", N_TASKS)
+    assert all(r["attempts"] <= 2 for r in cli.tasks("shared").values())
+    counts = collections.Counter(read_lines(log))
+    assert set(counts) == {f"t{i:02d}" for i in range(N_TASKS)}
+    assert sorted(t for t in succeeded_before if counts[t] != 1) == []
+
+
+def test_a_run_cut_by_kill_9_is_left_for_its_user_not_taken_by_a_worker(cli: Cli) -> None:
+    cli.write_tasks("tasks.jsonl", _logging_tasks(N_TASKS))
+    run = cli.start("run", "tasks.jsonl", "-j", "4", "--id", "mine")
+    wait_for(lambda: len(read_lines(cli.cwd / "log.txt")) >= 5, message="5 tasks to log")
+    run.kill()
+
+    worker = cli("worker", "--once")
+
+    assert worker.returncode == 0, describe(worker)
+    assert cli.status("mine")["status"] == "interrupted"

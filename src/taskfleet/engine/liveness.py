@@ -14,7 +14,7 @@ import time
 import uuid
 from functools import cache
 
-from taskfleet.model import Job, JobStatus, RunnerInfo
+from taskfleet.model import WORKER_RUNNER_PREFIX, Job, JobStatus, RunnerInfo
 from taskfleet.store.base import Store
 
 DEFAULT_LEASE_S = 30.0
@@ -27,11 +27,13 @@ def this_host() -> str:
     return socket.gethostname()
 
 
-def new_runner(lease_s: float = DEFAULT_LEASE_S) -> RunnerInfo:
-    """A RunnerInfo for this process."""
+def new_runner(lease_s: float = DEFAULT_LEASE_S, *, worker: bool = False) -> RunnerInfo:
+    """A RunnerInfo for this process; ``worker``: its jobs go to other workers if it dies."""
     now = time.time()
     pid = os.getpid()
     runner_id = f"{this_host()}:{pid}:{uuid.uuid4().hex[:8]}"
+    if worker:
+        runner_id = WORKER_RUNNER_PREFIX + runner_id
     return RunnerInfo(runner_id, this_host(), pid, now, now, lease_s)
 
 

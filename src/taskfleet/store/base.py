@@ -74,7 +74,12 @@ class Store(Protocol):
         """
 
     async def claim_queued_job(self, runner: RunnerInfo) -> Job | None:
-        """Acquire the oldest ``queued`` job for a worker, or None."""
+        """Acquire the oldest job waiting for a worker, or None.
+
+        Waiting: ``queued``, or ``interrupted`` with a worker as its last runner
+        (that worker died; a live one hands its job back ``queued``). A job
+        that a ``run`` or ``resume`` left interrupted waits for its user.
+        """
 
     async def wait_for_queued_job(self, timeout_s: float) -> None:
         """Return soon after a job became queued since the last return, or after ``timeout_s``.

@@ -26,6 +26,7 @@ from taskfleet.errors import (
     TaskNotFound,
 )
 from taskfleet.model import (
+    WORKER_TAKES,
     Attempt,
     AttemptStarted,
     Job,
@@ -57,6 +58,12 @@ from taskfleet.store.memory_tasks import (
 __all__ = ["MemoryStore"]
 
 _OPEN_STATUSES = (TaskStatus.PENDING, TaskStatus.QUEUED)
+
+
+def _waits_for_a_worker(job: Job) -> bool:
+    if job.status is JobStatus.QUEUED:
+        return True
+    return job.status is JobStatus.INTERRUPTED and job.runner is not None and job.runner.is_worker
 
 
 class MemoryStore:
@@ -152,11 +159,11 @@ class MemoryStore:
 
     async def claim_queued_job(self, runner: RunnerInfo) -> Job | None:
         """Acquire the oldest ``queued`` job for a worker, or None."""
-        queued = [job for job in self._jobs.values() if job.status is JobStatus.QUEUED]
-        if not queued:
+        waiting = [job for job in self._jobs.values() if _waits_for_a_worker(job)]
+        if not waiting:
             return None
-        oldest = min(queued, key=lambda job: (job.created_at, job.job_id))
-        return await self.acquire_job(oldest.job_id, runner, (JobStatus.QUEUED,))
+        oldest = min(waiting, key=lambda job: (job.created_at, job.job_id))
+        return await self.acquire_job(oldest.job_id, runner, WORKER_TAKES)
 
     async def wait_for_queued_job(self, timeout_s: float) -> None:
         """Return when a job became queued since the last return, or after ``timeout_s``."""

@@ -27,6 +27,7 @@ from taskfleet.errors import (
     TaskNotFound,
 )
 from taskfleet.model import (
+    WORKER_TAKES,
     Attempt,
     Job,
     JobStatus,
@@ -155,13 +156,13 @@ class PostgresStore:
             return await queries.get(job_id)
 
     async def claim_queued_job(self, runner: RunnerInfo) -> Job | None:
-        """Acquire the oldest ``queued`` job no other worker is taking, or None."""
+        """Acquire the oldest job waiting for a worker that no other worker is taking, or None."""
         async with self._transaction() as conn:
             queries = self._jobs(conn)
-            job_id = await queries.lock_oldest_queued()
+            job_id = await queries.lock_oldest_waiting()
             if job_id is None:
                 return None
-            await queries.acquire(job_id, runner, (JobStatus.QUEUED,))
+            await queries.acquire(job_id, runner, WORKER_TAKES)
             return await queries.get(job_id)
 
     async def wait_for_queued_job(self, timeout_s: float) -> None:

@@ -15,7 +15,14 @@ from psycopg import sql
 from taskfleet.errors import JobConflict, JobNotFound
 from taskfleet.model import Job, JobStatus, RunnerInfo
 from taskfleet.store.postgres_schema import Connection
-from taskfleet.store.rows import JOB_COLUMNS, acquire_params, encode_json, job_from_row, job_row
+from taskfleet.store.rows import (
+    JOB_COLUMNS,
+    WAITS_FOR_A_WORKER,
+    acquire_params,
+    encode_json,
+    job_from_row,
+    job_row,
+)
 
 _INSERT_JOB = f"""
 INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({", ".join(["%s"] * len(JOB_COLUMNS.split(",")))})
@@ -38,8 +45,8 @@ WHERE job_id = %(job_id)s AND status = ANY(%(from_statuses)s::text[])
 """
 # SKIP LOCKED: a job another worker is taking right now is passed over, not
 # waited for, so many workers on many hosts never take the same job.
-_LOCK_OLDEST_QUEUED_JOB = """
-SELECT job_id FROM jobs WHERE status = 'queued'
+_LOCK_OLDEST_WAITING_JOB = f"""
+SELECT job_id FROM jobs WHERE {WAITS_FOR_A_WORKER}
 ORDER BY created_at, job_id LIMIT 1 FOR UPDATE SKIP LOCKED
 """
 _LOCK_RUNNER = "SELECT runner_id, status FROM jobs WHERE job_id = %s FOR UPDATE"
@@ -120,9 +127,9 @@ class JobQueries:
         allowed = ", ".join(sorted(status.value for status in from_statuses)) or "none"
         raise JobConflict(f"job '{job_id}' is {row[0]}; it can be taken only when {allowed}")
 
-    async def lock_oldest_queued(self) -> str | None:
-        """The oldest queued job no other transaction holds, locked until commit."""
-        cursor = await self.conn.execute(_LOCK_OLDEST_QUEUED_JOB)
+    async def lock_oldest_waiting(self) -> str | None:
+        """The oldest job waiting for a worker no other transaction holds, locked until commit."""
+        cursor = await self.conn.execute(_LOCK_OLDEST_WAITING_JOB)
         row = await cursor.fetchone()
         return None if row is None else str(row[0])
 

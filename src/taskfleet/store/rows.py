@@ -12,6 +12,7 @@ from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore
 from typing import Any
 
 from taskfleet.model import (
+    WORKER_RUNNER_PREFIX,
     Job,
     JobOptions,
     JobStatus,
@@ -30,6 +31,10 @@ TASK_COLUMNS = (
     "job_id, seq, task_id, kind, status, spec, priority, retries, timeout_s, "
     "depends_on, scope, resources, profile, description, tags, attempts, failures, "
     "result, error, started_at, finished_at, duration_s, not_before, lease_owner"
+)
+# What Store.claim_queued_job takes: queued, or interrupted by the death of its worker.
+WAITS_FOR_A_WORKER = (
+    f"(status = 'queued' OR (status = 'interrupted' AND runner_id LIKE '{WORKER_RUNNER_PREFIX}%'))"
 )
 TASK_INSERT_COLUMNS = (
     "job_id, seq, task_id, kind, status, spec, priority, retries, timeout_s, "

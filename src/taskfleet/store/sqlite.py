@@ -21,6 +21,7 @@ from taskfleet.errors import (
     TaskNotFound,
 )
 from taskfleet.model import (
+    WORKER_TAKES,
     Attempt,
     Job,
     JobStatus,
@@ -171,9 +172,9 @@ class SqliteStore:
     async def claim_queued_job(self, runner: RunnerInfo) -> Job | None:
         """Acquire the oldest ``queued`` job for a worker, or None."""
         with self._transaction() as conn:
-            row = conn.execute(sqlite_jobs.OLDEST_QUEUED_JOB).fetchone()
+            row = conn.execute(sqlite_jobs.OLDEST_WAITING_JOB).fetchone()
             if row is not None:
-                sqlite_jobs.acquire(conn, row[0], runner, (JobStatus.QUEUED,))
+                sqlite_jobs.acquire(conn, row[0], runner, WORKER_TAKES)
         return None if row is None else await self.get_job(row[0])
 
     async def wait_for_queued_job(self, timeout_s: float) -> None:

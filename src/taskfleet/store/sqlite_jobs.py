@@ -11,7 +11,14 @@ from collections.abc import Collection, Mapping
 
 from taskfleet.errors import JobConflict, JobNotFound, LeaseLost
 from taskfleet.model import Job, JobStatus, RunnerInfo
-from taskfleet.store.rows import JOB_COLUMNS, acquire_params, encode_json, job_from_row, job_row
+from taskfleet.store.rows import (
+    JOB_COLUMNS,
+    WAITS_FOR_A_WORKER,
+    acquire_params,
+    encode_json,
+    job_from_row,
+    job_row,
+)
 
 _INSERT_JOB = (
     f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({', '.join('?' * len(JOB_COLUMNS.split(',')))})"
@@ -23,8 +30,8 @@ UPDATE jobs SET status = 'running', runner_id = :runner_id, runner_host = :host,
     finished_at = NULL, error = NULL
 WHERE job_id = :job_id AND status IN (SELECT value FROM json_each(:from_statuses))
 """
-OLDEST_QUEUED_JOB = (
-    "SELECT job_id FROM jobs WHERE status = 'queued' ORDER BY created_at, job_id LIMIT 1"
+OLDEST_WAITING_JOB = (
+    f"SELECT job_id FROM jobs WHERE {WAITS_FOR_A_WORKER} ORDER BY created_at, job_id LIMIT 1"
 )
 RELEASE_JOB = """
 UPDATE jobs SET status = :status, finished_at = :finished_at, error = :error

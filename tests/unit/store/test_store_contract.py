@@ -507,6 +507,31 @@ async def test_claim_queued_job_takes_the_oldest(store: Store) -> None:
     assert await store.claim_queued_job(runner("w4")) is None
 
 
+async def test_claim_queued_job_takes_up_the_job_of_a_worker_that_died(store: Store) -> None:
+    """Interrupted under a worker: claimable, its open tasks freed; under a user's run: not."""
+    await store.create_job(job("user-run", created_at=1.0, status=JobStatus.INTERRUPTED), [])
+    await store.create_job(job("user-resume", created_at=2.0), [])
+    await store.acquire_job("user-resume", runner("r1"), [JobStatus.QUEUED])
+    await store.release_job("user-resume", "r1", JobStatus.INTERRUPTED, 2100.0)
+    await store.create_job(job("dead-worker", created_at=3.0), tasks(2))
+    await store.acquire_job("dead-worker", runner("worker@host-a:7:ab"), [JobStatus.QUEUED])
+    assert len(await store.claim_tasks("dead-worker", "worker@host-a:7:ab", 2)) == 2
+    await store.record("dead-worker", [start(1, runner_id="worker@host-a:7:ab")])
+    await store.release_job("dead-worker", "worker@host-a:7:ab", JobStatus.INTERRUPTED, 2100.0)
+    await store.create_job(job("queued", created_at=4.0), [])
+
+    claimed = await store.claim_queued_job(runner("worker@host-b:9:cd"))
+    assert claimed is not None and claimed.job_id == "dead-worker"
+    assert claimed.status is JobStatus.RUNNING
+    assert claimed.runner is not None and claimed.runner.runner_id == "worker@host-b:9:cd"
+    assert len(await store.claim_tasks("dead-worker", "worker@host-b:9:cd", 5)) == 2
+    claimed = await store.claim_queued_job(runner("worker@host-b:9:ef"))
+    assert claimed is not None and claimed.job_id == "queued"
+    assert await store.claim_queued_job(runner("worker@host-b:9:gh")) is None
+    for job_id in ("user-run", "user-resume"):
+        assert (await store.get_job(job_id)).status is JobStatus.INTERRUPTED
+
+
 async def test_heartbeat_renews_and_reports_status(store: Store) -> None:
     await store.create_job(job(), [])
     await store.acquire_job("job-1", runner("r1"), [JobStatus.QUEUED])
