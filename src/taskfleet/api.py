@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from taskfleet import service
-from taskfleet.config import Profile, profiles_from_mapping
 from taskfleet.endpoint_config import check_endpoint_table
 from taskfleet.engine.progress import ProgressSnapshot, TaskEvent
 from taskfleet.engine.runner import Runner
 from taskfleet.errors import JobFailed, JobNotFound, UsageError
 from taskfleet.model import FailFast, Job, JobOptions, JobStatus, TaskStatus
+from taskfleet.profile_config import Profile, profiles_from_mapping
 from taskfleet.results import result_record
 from taskfleet.store import open_store
 from taskfleet.store.base import Store

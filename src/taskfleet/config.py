@@ -11,10 +11,8 @@ Importing this module must stay cheap (every CLI call pays for it): stdlib only.
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import string
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,35 +21,20 @@ from typing import Any
 
 from taskfleet.endpoint_config import check_endpoint_table
 from taskfleet.errors import ConfigError
+from taskfleet.profile_config import Profile, parse_profile, show_value
 
 __all__ = [
     "DEFAULT_DB",
-    "Profile",
     "Settings",
     "describe",
     "load_settings",
     "normalize_db_url",
-    "parse_template",
 ]
 
 DEFAULT_DB = "sqlite:///.taskfleet/taskfleet.db"
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 _TABLES = ("profiles", "resources", "endpoints")
-# Keys that identify a task; a profile supplying them would make every task alike.
-_PROFILE_FORBIDDEN = frozenset({"id", "profile", "agent"})
 _SECRET_WORDS = ("token", "secret", "password", "api_key")
-
-
-@dataclass(frozen=True, slots=True)
-class Profile:
-    """A named set of task defaults, command templates and a concurrency limit."""
-
-    name: str
-    kind: str | None = None
-    # String fields with ``{field}`` placeholders, filled from each task, shell-quoted.
-    template: dict[str, str] = field(default_factory=dict)
-    defaults: dict[str, Any] = field(default_factory=dict)
-    concurrency: int | None = None
 
 
 @dataclass(frozen=True)
@@ -84,17 +67,10 @@ class Settings:
 # -- scalar settings --------------------------------------------------------
 
 
-def _show(value: object) -> str:
-    try:
-        return json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return repr(value)
-
-
 def _int_at_least(minimum: int) -> Callable[[Any, Path], int]:
     def check(value: Any, cwd: Path) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError(f"expected an integer ≥ {minimum}, got {_show(value)}")
+            raise ValueError(f"expected an integer ≥ {minimum}, got {show_value(value)}")
         return value
 
     return check
@@ -107,7 +83,7 @@ def _seconds(*, allow_zero: bool) -> Callable[[Any, Path], float]:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         if ok and math.isfinite(value) and (value > 0 or (allow_zero and value == 0)):
             return float(value)
-        raise ValueError(f"expected a number of seconds {bound}, got {_show(value)}")
+        raise ValueError(f"expected a number of seconds {bound}, got {show_value(value)}")
 
     return check
 
@@ -115,7 +91,7 @@ def _seconds(*, allow_zero: bool) -> Callable[[Any, Path], float]:
 def _log_level(value: Any, cwd: Path) -> str:
     if isinstance(value, str) and value.lower() in LOG_LEVELS:
         return value.lower()
-    raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}, got {_show(value)}")
+    raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}, got {show_value(value)}")
 
 
 def _token(value: Any, cwd: Path) -> str:
@@ -126,7 +102,7 @@ def _token(value: Any, cwd: Path) -> str:
 
 def _db(value: Any, cwd: Path) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"expected a database URL or path, got {_show(value)}")
+        raise ValueError(f"expected a database URL or path, got {show_value(value)}")
     try:
         return normalize_db_url(value, cwd)
     except ConfigError as exc:
@@ -187,7 +163,7 @@ def normalize_db_url(value: str, cwd: Path) -> str:
     if value.startswith("sqlite://"):
         path = value.removeprefix("sqlite:///") if value.startswith("sqlite:///") else ""
         if not path:
-            raise ConfigError(f"expected sqlite:///PATH, got {_show(value)}")
+            raise ConfigError(f"expected sqlite:///PATH, got {show_value(value)}")
         if path == ":memory:":
             return value
     elif "://" in value:
@@ -198,7 +174,7 @@ def normalize_db_url(value: str, cwd: Path) -> str:
     try:
         resolved = Path(path).expanduser()
     except RuntimeError as exc:  # "~someone" without such a user
-        raise ConfigError(f"cannot resolve {_show(value)}: {exc}") from None
+        raise ConfigError(f"cannot resolve {show_value(value)}: {exc}") from None
     if not resolved.is_absolute():
         resolved = cwd / resolved
     return "sqlite:///" + os.path.normpath(resolved)
@@ -239,62 +215,13 @@ def _find_file_config(cwd: Path) -> tuple[dict[str, Any], Path | None, str]:
     return table, pyproject, "pyproject.toml"
 
 
-def parse_template(text: str) -> list[tuple[str, str | None]]:
-    """Split a profile template into (literal text, placeholder name or None) parts."""
-    parts: list[tuple[str, str | None]] = []
-    for literal, name, spec, conversion in string.Formatter().parse(text):
-        if name is not None and (not name or spec or conversion or any(c in name for c in ".[")):
-            raise ValueError(f"placeholder '{{{name}}}' must be a plain field name like {{prompt}}")
-        parts.append((literal, name))
-    return parts
-
-
-def profiles_from_mapping(tables: Mapping[str, Any], where: str = "profiles") -> dict[str, Profile]:
-    """Profiles given in code (the Python API): Profile objects, or tables as in TOML."""
-    return {
-        name: table if isinstance(table, Profile) else _parse_profile(name, table, where)
-        for name, table in tables.items()
-    }
-
-
-def _parse_profile(name: str, table: Any, where: str) -> Profile:
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}: profiles.{name} must be a table")
-    kind = table.get("kind")
-    if kind is not None and not isinstance(kind, str):
-        raise ConfigError(f"{where}: profiles.{name}.kind: expected a string, got {_show(kind)}")
-    concurrency = table.get("concurrency")
-    if concurrency is not None:
-        try:
-            _int_at_least(1)(concurrency, Path())
-        except ValueError as exc:
-            raise ConfigError(f"{where}: profiles.{name}.concurrency: {exc}") from None
-    template: dict[str, str] = {}
-    defaults: dict[str, Any] = {}
-    for key, value in table.items():
-        if key in _PROFILE_FORBIDDEN:
-            raise ConfigError(f"{where}: profiles.{name}: a profile cannot set '{key}'")
-        if key in ("kind", "concurrency"):
-            continue
-        # Any braces make a string a template, so `{{` always means a literal brace.
-        if isinstance(value, str) and ("{" in value or "}" in value):
-            try:
-                parse_template(value)
-            except ValueError as exc:
-                raise ConfigError(f"{where}: profiles.{name}.{key}: {exc}") from None
-            template[key] = value
-        else:
-            defaults[key] = value
-    return Profile(name, kind, template, defaults, concurrency)
-
-
 def _parse_tables(data: Mapping[str, Any], where: str) -> dict[str, Any]:
     """profiles, resources and endpoints from a file's settings."""
     for table in _TABLES:
         if not isinstance(data.get(table, {}), dict):
             raise ConfigError(f"{where}: [{table}] must be a table")
     profiles = {
-        name: _parse_profile(name, table, where) for name, table in data.get("profiles", {}).items()
+        name: parse_profile(name, table, where) for name, table in data.get("profiles", {}).items()
     }
     resources: dict[str, int] = {}
     for key, limit in data.get("resources", {}).items():
@@ -382,7 +309,7 @@ def _is_secret(key: str) -> bool:
 
 
 def _table_text(table: Mapping[str, Any]) -> str:
-    shown = ("***" if _is_secret(k) else _show(v) for k, v in table.items())
+    shown = ("***" if _is_secret(k) else show_value(v) for k, v in table.items())
     return ", ".join(f"{k}={text}" for k, text in zip(table, shown, strict=True))
 
 

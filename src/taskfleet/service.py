@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mappi
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from taskfleet.config import Profile
 from taskfleet.engine.liveness import reap_if_dead
 from taskfleet.errors import JobConflict
 from taskfleet.model import (
@@ -27,6 +26,7 @@ from taskfleet.model import (
     TaskSpec,
     TaskStatus,
 )
+from taskfleet.profile_config import Profile
 from taskfleet.results import iso
 from taskfleet.store.base import Store
 

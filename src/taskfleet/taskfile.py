@@ -22,10 +22,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TextIO, cast
 
-from taskfleet.config import Profile, parse_template
 from taskfleet.errors import FieldError, TaskfileError, TaskfileIssue, UsageError
 from taskfleet.kinds import Kind, get_kind
 from taskfleet.model import TaskSpec
+from taskfleet.profile_config import Profile, parse_template
 from taskfleet.taskfile_fields import COMMON_FIELDS as COMMON_FIELDS  # public here too
 from taskfleet.taskfile_fields import (
     CONVERTERS,

@@ -11,15 +11,14 @@ from typing import Any
 import pytest
 
 from taskfleet.config import (
-    Profile,
     Settings,
     describe,
     load_settings,
     mask_password,
     normalize_db_url,
-    parse_template,
 )
 from taskfleet.errors import ConfigError, UsageError
+from taskfleet.profile_config import Profile, parse_template
 
 
 def load(cwd: Path, env: dict[str, str] | None = None, **flags: Any) -> Settings:
