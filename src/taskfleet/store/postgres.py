@@ -21,7 +21,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from taskfleet.errors import (
-    FileNotFound,
     LeaseLost,
     StoreError,
     TaskNotFound,
@@ -40,7 +39,7 @@ from taskfleet.model import (
     TaskStatus,
     TaskUpdate,
 )
-from taskfleet.store import postgres_record, postgres_tasks
+from taskfleet.store import postgres_files, postgres_record, postgres_tasks
 from taskfleet.store.claims import ClaimLedger
 from taskfleet.store.postgres_jobs import JobQueries
 from taskfleet.store.postgres_listen import QueuedJobListener
@@ -50,16 +49,6 @@ from taskfleet.store.rows import task_from_row
 __all__ = ["PostgresStore"]
 
 _ANALYZE_AFTER_TASKS = 10_000
-
-_INSERT_FILE = """
-INSERT INTO files (file_id, purpose, filename, bytes, created_at, content)
-VALUES (%s, %s, %s, %s, %s, %s)
-"""
-_SELECT_FILES = "SELECT file_id, purpose, filename, bytes, created_at FROM files"
-_LIST_FILES = f"""
-{_SELECT_FILES} WHERE %(purpose)s::text IS NULL OR purpose = %(purpose)s::text
-ORDER BY created_at DESC, file_id LIMIT %(limit)s
-"""
 
 
 class PostgresStore:
@@ -380,34 +369,23 @@ class PostgresStore:
 
     async def create_file(self, file: StoredFile, content: bytes) -> None:
         """Store an uploaded file under its new id (StoreError if the id exists)."""
-        row = (file.file_id, file.purpose, file.filename, file.bytes, file.created_at, content)
         async with self._transaction() as conn:
-            await conn.execute(_INSERT_FILE, row)
+            await postgres_files.insert_file(conn, file, content)
 
     async def get_file(self, file_id: str) -> StoredFile:
         """A file's description; raises FileNotFound."""
         async with self._transaction() as conn:
-            cursor = await conn.execute(f"{_SELECT_FILES} WHERE file_id = %s", (file_id,))
-            row = await cursor.fetchone()
-        if row is None:
-            raise FileNotFound(file_id)
-        return StoredFile(*row)
+            return await postgres_files.select_file(conn, file_id)
 
     async def read_file(self, file_id: str) -> bytes:
         """A file's content; raises FileNotFound."""
         async with self._transaction() as conn:
-            cursor = await conn.execute("SELECT content FROM files WHERE file_id = %s", (file_id,))
-            row = await cursor.fetchone()
-        if row is None:
-            raise FileNotFound(file_id)
-        return bytes(row[0])
+            return await postgres_files.select_content(conn, file_id)
 
     async def list_files(self, *, purpose: str | None = None, limit: int = 100) -> list[StoredFile]:
         """Files, newest first (with that purpose)."""
         async with self._transaction() as conn:
-            cursor = await conn.execute(_LIST_FILES, {"purpose": purpose, "limit": limit})
-            rows = await cursor.fetchall()
-        return [StoredFile(*row) for row in rows]
+            return await postgres_files.select_files(conn, purpose, limit)
 
     def __repr__(self) -> str:
         return f"PostgresStore({redact(self.url)!r})"
