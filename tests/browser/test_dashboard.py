@@ -140,3 +140,55 @@ def test_overlapping_task_loads_show_each_task_once(live: LiveServer) -> None:
             assert sorted(ids) == ["t0", "t3"]
         finally:
             browser.close()
+
+
+def test_an_answer_for_a_job_left_behind_does_not_paint_over_the_next(live: LiveServer) -> None:
+    """Open job alpha, move to beta before alpha's answer comes: beta stays on screen."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("chromium is not installed here (apt-get install chromium); CI installs it")
+    from playwright.sync_api import Route, expect, sync_playwright
+
+    live.wait_ended(live.submit([{"id": "a1", "command": "true"}], id="alpha")["job_id"])
+    beta = [{"id": f"b{i}", "command": "true"} for i in range(1, 4)]
+    live.wait_ended(live.submit(beta, id="beta")["job_id"])
+    held: list[Route] = []
+    args = ["--no-sandbox"] if os.geteuid() == 0 else []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            page.route("**/jobs/alpha", lambda route: held.append(route))
+            page.goto(f"{live.url}/#/jobs/alpha")
+            deadline = time.monotonic() + TIMEOUT_MS / 1000
+            while not held and time.monotonic() < deadline:
+                page.wait_for_timeout(20)  # lets Playwright dispatch the route handler
+            assert len(held) == 1
+            page.evaluate("location.hash = '#/jobs/beta'")
+            expect(page.locator("#job-title")).to_have_text("beta")
+            expect(page.locator("#tasks tbody tr")).to_have_count(3)
+            # Every title painted from now on is kept.
+            page.evaluate(
+                """() => {
+                  const title = document.getElementById("job-title");
+                  window.titles = [];
+                  new MutationObserver(() => window.titles.push(title.textContent))
+                    .observe(title, { childList: true, characterData: true, subtree: true });
+                }"""
+            )
+
+            with page.expect_response("**/jobs/alpha") as answer:
+                held[0].continue_()
+            answer.value.finished()  # the whole body is in the page
+            # Two frames: whatever alpha's answer would paint has been painted by then.
+            page.evaluate(
+                "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+            )
+            assert "alpha" not in page.evaluate("window.titles")
+            expect(page.locator("#job-title")).to_have_text("beta")
+            ids = page.locator("#tasks tbody tr").evaluate_all(
+                "rows => rows.map(r => r.dataset.taskId)"
+            )
+            assert ids == ["b1", "b2", "b3"]
+        finally:
+            browser.close()

@@ -8,7 +8,7 @@ const LIST_STREAMS = 3;
 const $ = (id) => document.getElementById(id);
 const state = {
   streams: new Map(), job: null, after: 0, ended: new Map(), timer: null, drawing: false,
-  taskLoads: 0, loadingTasks: false,
+  taskLoads: 0, loadingTasks: false, view: 0,
 };
 
 async function api(path, options = {}) {
@@ -84,8 +84,11 @@ function stopAll() {
 
 // -- the jobs list ------------------------------------------------------------------
 
-async function showJobs() {
+// Each route() starts a new view; an answer that arrives after the user moved on is dropped,
+// so it neither paints over the new view nor opens event streams for the old one.
+async function showJobs(view) {
   const data = await api("/jobs?limit=50");
+  if (view !== state.view) return;
   const list = $("jobs");
   list.replaceChildren(...data.jobs.map(jobItem));
   $("no-jobs").hidden = data.jobs.length > 0;
@@ -99,7 +102,7 @@ async function showJobs() {
       });
     }
   }
-  showStats();
+  showStats().catch(() => {});
 }
 
 function jobItem(job) {
@@ -140,15 +143,16 @@ async function showStats() {
 
 // -- one job ------------------------------------------------------------------------
 
-async function showJob(jobId) {
+async function showJob(jobId, view) {
   state.job = jobId;
   state.after = 0;
   state.ended = new Map();
   $("tasks").tBodies[0].replaceChildren();
   const job = await api(`/jobs/${encodeURIComponent(jobId)}`);
+  if (view !== state.view) return;
   renderJob(job);
   await loadTasks(true);
-  followJob(jobId);
+  if (view === state.view) followJob(jobId, view);
 }
 
 function renderJob(job) {
@@ -160,7 +164,7 @@ function renderJob(job) {
   $("retry-btn").disabled = job.failed + job.cancelled + job.skipped === 0 || job.status === "running";
 }
 
-function followJob(jobId) {
+function followJob(jobId, view) {
   follow(jobId, {
     task: (change) => onTaskChange(change),
     progress: (p) => {
@@ -169,7 +173,10 @@ function followJob(jobId) {
       paintBar($("job-bar"), p.percentage, $("job-status").dataset.status);
       $("job-counts").textContent = countsText(p);
     },
-    end: async () => renderJob(await api(`/jobs/${encodeURIComponent(jobId)}`)),
+    end: async () => {
+      const job = await api(`/jobs/${encodeURIComponent(jobId)}`);
+      if (view === state.view) renderJob(job);
+    },
   });
 }
 
@@ -287,19 +294,21 @@ function drawThroughput() {
 
 // -- one task -----------------------------------------------------------------------
 
-async function showTask(jobId, taskId) {
+async function showTask(jobId, taskId, view) {
   state.job = jobId;
-  await renderTask(jobId, taskId);
+  await renderTask(jobId, taskId, view);
+  if (view !== state.view) return;
   // Live: a change of this task (a new attempt, its end) shows at once.
   follow(jobId, {
     task: (change) => {
-      if (change.id === taskId) renderTask(jobId, taskId).catch(() => {});
+      if (change.id === taskId) renderTask(jobId, taskId, view).catch(() => {});
     },
   });
 }
 
-async function renderTask(jobId, taskId) {
+async function renderTask(jobId, taskId, view) {
   const task = await api(`/jobs/${encodeURIComponent(jobId)}/tasks/${encodeURIComponent(taskId)}`);
+  if (view !== state.view) return;
   $("task-back").href = `#/jobs/${encodeURIComponent(jobId)}`;
   $("task-title").textContent = task.id;
   setBadge($("task-status"), task.status);
@@ -334,6 +343,7 @@ function outputText(result) {
 // -- routing and wiring ---------------------------------------------------------------
 
 async function route() {
+  const view = ++state.view;
   stopAll();
   notice("");
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
@@ -343,27 +353,33 @@ async function route() {
   try {
     if (parts[0] === "jobs" && parts[1] && parts[2] === "tasks" && parts[3]) {
       $("task-view").hidden = false;
-      await showTask(parts[1], parts.slice(3).join("/"));
+      await showTask(parts[1], parts.slice(3).join("/"), view);
     } else if (parts[0] === "jobs" && parts[1]) {
       $("job-view").hidden = false;
-      await showJob(parts[1]);
+      await showJob(parts[1], view);
     } else {
       $("jobs-view").hidden = false;
-      await showJobs();
-      state.timer = setInterval(() => showJobs().catch(() => {}), 5000);
+      await showJobs(view);
+      if (view === state.view) {
+        state.timer = setInterval(() => showJobs(view).catch(() => {}), 5000);
+      }
     }
   } catch (error) {
-    if (error.message !== "unauthorised") notice(`Could not load: ${error.message}`);
+    if (view === state.view && error.message !== "unauthorised") {
+      notice(`Could not load: ${error.message}`);
+    }
   }
 }
 
 async function jobAction(action) {
   const jobId = state.job;
+  const view = state.view;
   const job = await api(`/jobs/${encodeURIComponent(jobId)}/${action}`, { method: "POST" });
+  if (view !== state.view) return;
   renderJob(job);
   if (action === "retry") {
     await loadTasks(true);
-    followJob(jobId);
+    if (view === state.view) followJob(jobId, view);
   }
 }
 
