@@ -21,6 +21,7 @@ from taskfleet.endpoint_config import check_endpoint_table
 from taskfleet.engine.progress import ProgressSnapshot, TaskEvent
 from taskfleet.engine.runner import Runner
 from taskfleet.errors import JobFailed, JobNotFound, UsageError
+from taskfleet.kinds import close_kinds
 from taskfleet.model import FailFast, Job, JobOptions, JobStatus, TaskStatus
 from taskfleet.profile_config import Profile, profiles_from_mapping
 from taskfleet.results import result_record
@@ -230,11 +231,18 @@ def _checked_endpoints(
     }
 
 
+async def _then_close_kinds(coro: Any) -> Any:
+    try:
+        return await coro
+    finally:
+        await close_kinds()
+
+
 def _run_sync(coro: Any) -> Any:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
+        return asyncio.run(_then_close_kinds(coro))
     coro.close()
     raise UsageError("taskfleet.run/map cannot be called from a running event loop: use Fleet")
 

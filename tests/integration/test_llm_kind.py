@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -124,6 +126,18 @@ def test_cache_reuses_identical_requests(server: FakeOpenAI, tmp_path: Any) -> N
     mixed = [{"id": "a", "model": "m", "prompt": "p0", "cache": True}, {**tasks[0], "id": "b"}]
     taskfleet.run(mixed, db=db, concurrency=1, endpoints=_endpoints(server))
     assert server.stats()["by_prompt"] == {"p0": 1}
+
+
+def test_each_run_closes_its_connections_before_its_event_loop_ends(server: FakeOpenAI) -> None:
+    """taskfleet.run makes a loop per call; the llm kind lives on, its sockets must not."""
+    tasks = [{"id": f"t{i}", "model": "m", "prompt": "hi"} for i in range(4)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        for _ in range(3):
+            assert taskfleet.run(tasks, concurrency=4, endpoints=_endpoints(server)).ok
+        gc.collect()
+    unclosed = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert unclosed == []
 
 
 def test_python_api_checks_endpoint_tables() -> None:

@@ -59,6 +59,10 @@ class CliState:
                 return await body(store)
             finally:
                 await store.close()
+                # Only a command that ran tasks has loaded kinds; others skip the import.
+                kinds = sys.modules.get("taskfleet.kinds")
+                if kinds is not None:
+                    await kinds.close_kinds()
 
         return asyncio.run(main())
 

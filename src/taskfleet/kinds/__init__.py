@@ -8,9 +8,10 @@ from importlib.metadata import entry_points
 from taskfleet.errors import UsageError
 from taskfleet.kinds.base import Kind, RunContext
 
-__all__ = ["Kind", "RunContext", "available_kinds", "get_kind"]
+__all__ = ["Kind", "RunContext", "available_kinds", "close_kinds", "get_kind"]
 
 ENTRY_POINT_GROUP = "taskfleet.kinds"
+_loaded: list[Kind] = []
 
 
 @cache
@@ -31,4 +32,17 @@ def get_kind(name: str) -> Kind:
         raise UsageError(f"unknown kind '{name}' (known: {', '.join(available_kinds())})")
     kind_class = entry.load()  # type: ignore[attr-defined]
     kind: Kind = kind_class()
+    _loaded.append(kind)
     return kind
+
+
+async def close_kinds() -> None:
+    """Let every loaded kind release what it holds in this event loop, before the loop ends.
+
+    ``taskfleet.run`` and ``map`` run a new loop per call while the kinds live
+    for the whole process: connections left open would outlive their loop.
+    """
+    for kind in _loaded:
+        close = getattr(kind, "aclose", None)
+        if close is not None:
+            await close()

@@ -60,7 +60,12 @@ class ResponseCache(Protocol):
 
 @runtime_checkable
 class Kind(Protocol):
-    """One kind of task."""
+    """One kind of task.
+
+    A kind that holds resources bound to an event loop (the llm kind's HTTP
+    connections) may also define ``async def aclose(self) -> None``:
+    :func:`taskfleet.kinds.close_kinds` calls it before a loop ends.
+    """
 
     name: str
 

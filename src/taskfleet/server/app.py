@@ -26,6 +26,7 @@ from fastapi.staticfiles import StaticFiles
 
 from taskfleet.config import Settings, normalize_db_url
 from taskfleet.errors import JobConflict, NotFound, TaskfileError, UsageError
+from taskfleet.kinds import close_kinds
 from taskfleet.server import routes_batch, routes_jobs, routes_openai
 from taskfleet.server.auth import Guard
 from taskfleet.server.context import ServerContext
@@ -128,6 +129,7 @@ def _lifespan(
                 await _stop_worker(worker, worker_task, worker_stop_grace_s)
             context.store = None
             await store.close()
+            await close_kinds()
 
     return lifespan
 

@@ -59,6 +59,10 @@ class LlmKind:
         self._gates: dict[tuple[Any, ...], EndpointGate] = {}
         self._loop: _asyncio.AbstractEventLoop | None = None
 
+    async def aclose(self) -> None:
+        """Close this loop's HTTP clients (called by ``kinds.close_kinds``)."""
+        await self._clients.aclose()
+
     def parse(self, spec: Mapping[str, Any]) -> dict[str, Any]:
         """Normalise a plain task or a batch line to ``{path, body, endpoint, cache}``."""
         return parse_llm_spec(spec)

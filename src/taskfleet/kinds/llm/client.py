@@ -53,3 +53,12 @@ class ClientPool:
             )
             self._clients[key] = client
         return client
+
+    async def aclose(self) -> None:
+        """Close the clients of the running loop (their connections belong to it)."""
+        clients, self._clients = self._clients, {}
+        loop, self._loop = self._loop, None
+        if loop is not asyncio.get_running_loop():
+            return  # another loop's: it has ended, and its connections with it
+        for client in clients.values():
+            await client.aclose()
