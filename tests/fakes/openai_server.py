@@ -7,12 +7,15 @@
 Routes: ``POST /v1/chat/completions``, ``/v1/completions``, ``/v1/embeddings``;
 ``GET /v1/models``; ``GET /stats``; ``POST /reset`` (clear stats);
 ``POST /config`` (JSON: any of ``limit_requests``, ``limit_window_s``,
-``latency_s``, ``api_key``).
+``latency_s``, ``api_key``, ``state_limits``).
 
 Like hosted providers it enforces a sliding-window request limit: a request
 over the limit gets 429 with ``retry-after`` (whole seconds, rounded up) and
 ``retry-after-ms`` (exact), and is not counted in the window. Every answer
-has an ``x-request-id`` header and realistic ``usage``.
+has an ``x-request-id`` header and realistic ``usage``. With
+``state_limits=True`` every answer also states the limit as OpenAI does:
+``x-ratelimit-limit-requests`` per minute (the window's limit scaled to a
+minute), ``x-ratelimit-remaining-requests`` and ``x-ratelimit-reset-requests``.
 
 Errors are injected by the prompt's text, so a test picks each task's fate:
 ``FAIL-500-ONCE`` (500 the first time this prompt is seen), ``FAIL-500``,
@@ -62,6 +65,7 @@ class FakeOpenAI:
         *,
         limit_requests: int | None = None,
         limit_window_s: float = 1.0,
+        state_limits: bool = False,
         latency_s: float = 0.0,
         completion_tokens: int = 10,
         api_key: str | None = None,
@@ -70,6 +74,7 @@ class FakeOpenAI:
     ) -> None:
         self.limit_requests = limit_requests
         self.limit_window_s = limit_window_s
+        self.state_limits = state_limits
         self.latency_s = latency_s
         self.completion_tokens = completion_tokens
         self.api_key = api_key
@@ -211,6 +216,7 @@ class FakeOpenAI:
         number = self._request_ids
         extra = {"x-request-id": f"req_{number:06d}"}
         refused = self._refuse(headers, raw)
+        extra |= self._stated_limits(time.monotonic())
         if refused is not None:
             status, more, payload = refused
             self._statuses[status] += 1
@@ -263,8 +269,19 @@ class FakeOpenAI:
         return {
             "retry-after": str(max(1, math.ceil(wait_s))),
             "retry-after-ms": str(max(1, math.ceil(wait_s * 1000))),
-            "x-ratelimit-limit-requests": str(self.limit_requests),
-            "x-ratelimit-remaining-requests": "0",
+        }
+
+    def _stated_limits(self, now: float) -> dict[str, str]:
+        """OpenAI's x-ratelimit-* headers for the request limit, when asked to state it."""
+        if not self.state_limits or self.limit_requests is None:
+            return {}
+        window = self._window
+        refill_s = window[0] + self.limit_window_s - now if window else 0.0
+        per_minute = self.limit_requests * 60.0 / self.limit_window_s
+        return {
+            "x-ratelimit-limit-requests": str(round(per_minute)),
+            "x-ratelimit-remaining-requests": str(max(self.limit_requests - len(window), 0)),
+            "x-ratelimit-reset-requests": f"{max(refill_s, 0.0):.3f}s",
         }
 
     def _answer(self, path: str, body: dict[str, Any], prompt: str, number: int) -> tuple[int, Any]:

@@ -140,6 +140,22 @@ def test_each_run_closes_its_connections_before_its_event_loop_ends(server: Fake
     assert unclosed == []
 
 
+def test_limits_stated_in_answers_are_kept_without_being_configured() -> None:
+    """OpenAI states its limits in x-ratelimit-* headers: an endpoint without configured
+    limits adopts them from the first answer instead of learning them from 429s."""
+    prompts = [{"id": f"t{i}", "model": "m", "prompt": f"hi {i}"} for i in range(60)]
+    with FakeOpenAI(
+        limit_requests=20, limit_window_s=1.0, latency_s=0.02, state_limits=True
+    ) as fake:
+        summary = taskfleet.run(prompts, concurrency=16, retries=0, endpoints=_endpoints(fake))
+        stats = fake.stats()
+    assert summary.ok, summary.report
+    # What went out before the first answer is not counted: typically 1-2 429s; learning
+    # the rate from 429s instead (the fake stating nothing) meets 12-25 of them.
+    assert stats["rejected_429"] <= 6, stats
+    assert stats["ok"] == 60
+
+
 def test_python_api_checks_endpoint_tables() -> None:
     with pytest.raises(taskfleet.errors.ConfigError, match=r"endpoints\.x\.rpm: unknown key"):
         taskfleet.run([{"model": "m", "prompt": "p"}], endpoints={"x": {"rpm": 1}})

@@ -116,13 +116,28 @@ class RateLimiter:
         share: float = 1.0,
     ) -> None:
         # ``share``: the part of the stated limits to aim at (headroom for jitter).
+        self.share = share
         self.tokens_per_minute = tokens_per_minute
+        self._configured = (bool(requests_per_minute), bool(tokens_per_minute))
         self.requests = None
         if requests_per_minute:
             self.requests = SmoothBudget(requests_per_minute * share, now, initial=1.0)
         self.tokens = None
         if tokens_per_minute:
             self.tokens = SmoothBudget(tokens_per_minute * share, now, initial=0.0)
+
+    def learn(
+        self, requests_per_minute: float | None, tokens_per_minute: float | None, now: float
+    ) -> None:
+        """Limits the endpoint stated in an answer; those given when built are kept.
+
+        A learned limit starts its bucket nearly empty, as a configured one does:
+        what was sent before it was known is not counted.
+        """
+        if requests_per_minute and not self._configured[0]:
+            self.requests = _with_rate(self.requests, requests_per_minute * self.share, now, 1.0)
+        if tokens_per_minute and not self._configured[1]:
+            self.tokens = _with_rate(self.tokens, tokens_per_minute * self.share, now, 0.0)
 
     def check_size(self, tokens: float) -> None:
         """Raise TooLarge if ``tokens`` exceeds the whole per-minute token budget."""
@@ -150,6 +165,16 @@ class RateLimiter:
         """Correct the token reservation by the real usage (None: keep the estimate)."""
         if self.tokens is not None and actual_tokens is not None:
             self.tokens.give_back(reservation.tokens - actual_tokens, now)
+
+
+def _with_rate(
+    budget: SmoothBudget | None, per_minute: float, now: float, initial: float
+) -> SmoothBudget:
+    if budget is None:
+        return SmoothBudget(per_minute, now, initial=initial)
+    if budget.per_minute != per_minute:
+        budget.set_rate(per_minute, now)
+    return budget
 
 
 class Cooldown:

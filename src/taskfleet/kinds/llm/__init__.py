@@ -29,6 +29,7 @@ from taskfleet.kinds.llm.endpoints import Endpoint, resolve_endpoint
 from taskfleet.kinds.llm.errors import Action, classify, error_text
 from taskfleet.kinds.llm.gate import EndpointGate, Ticket
 from taskfleet.kinds.llm.request import cache_key, parse_llm_spec
+from taskfleet.kinds.llm.stated_limits import stated_limits
 from taskfleet.kinds.llm.tokens import estimate_tokens
 from taskfleet.model import RESPONSE_META, ErrorClass, Outcome
 
@@ -180,6 +181,9 @@ class LlmKind:
     ) -> Outcome:
         status, body = answer.status, answer.body
         verdict = classify(status, answer.headers, body, time.time())
+        stated = stated_limits(answer.headers)
+        if stated is not None:
+            gate.learn_limits(ticket.model, stated)
         usage = body.get("usage") if isinstance(body, dict) else None
         totals = endpoint.usage_totals(usage) if isinstance(usage, dict) else None
         gate.finish(

@@ -30,6 +30,7 @@ from taskfleet.engine.rate_limits import (
 )
 from taskfleet.kinds.llm.endpoints import Endpoint
 from taskfleet.kinds.llm.errors import Action
+from taskfleet.kinds.llm.stated_limits import StatedLimits
 from taskfleet.kinds.llm.tokens import CompletionEstimate
 
 __all__ = ["DEFAULT_COOLDOWN_S", "EndpointGate", "Ticket"]
@@ -89,6 +90,11 @@ class EndpointGate:
             if self.endpoint.requests_per_minute is None:
                 self._adaptive[model] = AdaptiveRate()
         return limiter
+
+    def learn_limits(self, model: str, stated: StatedLimits) -> None:
+        """Adopt the per-minute limits an answer stated (the config's win)."""
+        limiter = self.limiter(model)
+        limiter.learn(stated.requests_per_minute, stated.tokens_per_minute, self.clock())
 
     def completion_estimate(self, model: str) -> CompletionEstimate:
         return self.completions.setdefault(model, CompletionEstimate())
