@@ -158,7 +158,7 @@ class MemoryStore:
         return self._jobs[job_id]
 
     async def claim_queued_job(self, runner: RunnerInfo) -> Job | None:
-        """Acquire the oldest ``queued`` job for a worker, or None."""
+        """Acquire the oldest job waiting for a worker (queued, or its worker died), or None."""
         waiting = [job for job in self._jobs.values() if _waits_for_a_worker(job)]
         if not waiting:
             return None

@@ -170,7 +170,7 @@ class SqliteStore:
         return await self.get_job(job_id)
 
     async def claim_queued_job(self, runner: RunnerInfo) -> Job | None:
-        """Acquire the oldest ``queued`` job for a worker, or None."""
+        """Acquire the oldest job waiting for a worker (queued, or its worker died), or None."""
         with self._transaction() as conn:
             row = conn.execute(sqlite_jobs.OLDEST_WAITING_JOB).fetchone()
             if row is not None:
