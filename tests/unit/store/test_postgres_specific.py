@@ -321,3 +321,25 @@ async def test_an_idle_worker_starts_a_job_queued_on_another_host_at_once(
     worker.stop()
     await asyncio.wait_for(working, timeout=10)
     await other.close()
+
+
+async def test_the_listener_comes_back_after_its_connection_is_cut(
+    pg: PostgresStore, pg_url: str
+) -> None:
+    await asyncio.wait_for(pg.wait_for_queued_job(60), timeout=10)  # connected
+    await until_listening(pg_url)
+    admin = await raw(pg_url)
+    await admin.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND query = 'LISTEN taskfleet_queued'"
+    )
+    # Reconnected, it looks once for what was queued meanwhile, then listens again.
+    await asyncio.wait_for(pg.wait_for_queued_job(60), timeout=10)
+    await until_listening(pg_url)
+    waiting = asyncio.create_task(pg.wait_for_queued_job(60))
+    await admin.execute(
+        "INSERT INTO jobs (job_id, name, status, options, created_at, total)"
+        " VALUES ('late', '', 'queued', '{}', 1.0, 0)"
+    )
+    await asyncio.wait_for(waiting, timeout=10)
+    await admin.close()
