@@ -101,7 +101,13 @@ class Worker:
     async def _reap_dead_runners(self) -> None:
         """Show the jobs whose runner is gone ``interrupted``: a dead worker's become claimable."""
         for job in await self.store.list_jobs(status=JobStatus.RUNNING, limit=1000):
-            await reap_if_dead(self.store, job)
+            reaped = await reap_if_dead(self.store, job)
+            runner = job.runner
+            if reaped.status is JobStatus.INTERRUPTED and runner is not None and runner.is_worker:
+                self.on_message(
+                    f"taskfleet worker: job {job.job_id} lost its worker "
+                    f"(pid {runner.pid} on {runner.host}); it waits for the next worker"
+                )
 
     async def _idle(self) -> None:
         """Wait for a stop, a wake-up, a job queued in the store, or the poll interval."""

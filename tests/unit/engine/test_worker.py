@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from taskfleet.model import Job, JobStatus, RunnerInfo, TaskStatus
+from taskfleet.model import AttemptStarted, Job, JobStatus, RunnerInfo, TaskStatus
 from taskfleet.store.memory import MemoryStore
 from taskfleet.worker import Worker
 
@@ -70,3 +70,29 @@ async def test_the_memory_store_ends_an_idle_wait_when_a_job_is_queued(
     waiting = asyncio.create_task(store.wait_for_queued_job(60))
     await store.set_job_status("late", JobStatus.QUEUED, 0.0)  # handed back
     await asyncio.wait_for(waiting, timeout=5)
+
+
+async def test_a_job_whose_worker_died_on_another_host_is_taken_up(store: MemoryStore) -> None:
+    await make_job(store, [spec(f"t{i}", i, duration=0) for i in range(1, 4)], job_id="orphan")
+    dead = RunnerInfo("worker@elsewhere:77:ab", "elsewhere", 77, 0.0, 0.0, 30.0)  # lease long over
+    await store.acquire_job("orphan", dead, [JobStatus.QUEUED])
+    await store.claim_tasks("orphan", dead.runner_id, 2)
+    await store.record("orphan", [AttemptStarted(1, 1, dead.runner_id, 1.0)])
+    messages: list[str] = []
+    await Worker(store, poll_s=0.01, on_message=messages.append).run(once=True)
+    assert messages[1:] == [
+        "taskfleet worker: job orphan lost its worker (pid 77 on elsewhere);"
+        " it waits for the next worker",
+        "taskfleet worker: job orphan completed",
+    ]
+    assert {t.status for t in await store.list_tasks("orphan")} == {TaskStatus.SUCCEEDED}
+    # The attempt cut by the death did not spend a retry.
+    assert (await store.get_task("orphan", "t1")).failures == 0
+
+
+async def test_a_job_whose_user_run_died_is_left_to_its_user(store: MemoryStore) -> None:
+    await make_job(store, [spec("t1", 1, duration=0)], job_id="mine")
+    gone = RunnerInfo("elsewhere:78:cd", "elsewhere", 78, 0.0, 0.0, 30.0)
+    await store.acquire_job("mine", gone, [JobStatus.QUEUED])
+    await Worker(store, poll_s=0.01).run(once=True)
+    assert (await store.get_job("mine")).status is JobStatus.INTERRUPTED
