@@ -16,10 +16,9 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from taskfleet import service
 from taskfleet.engine.liveness import new_runner, reap_if_dead
 from taskfleet.engine.runner import Runner
-from taskfleet.model import JobStatus
+from taskfleet.model import WORKER_TAKES, JobStatus
 from taskfleet.store.base import Store
 
 __all__ = ["Worker"]
@@ -89,7 +88,7 @@ class Worker:
         if self._stopping.is_set():
             runner.request_stop()  # stopped while claiming: hand the job straight back
         try:
-            job = await runner.run(service.RESUMABLE, acquired=job)
+            job = await runner.run(WORKER_TAKES, acquired=job)
         finally:
             self._current.clear()
         if job.status is JobStatus.INTERRUPTED:

@@ -33,7 +33,6 @@ class QueuedJobListener:
         self.url = url
         self._signal = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
-        self.listening = asyncio.Event()  # set while a LISTEN is in place (for tests)
 
     async def wait(self, timeout_s: float) -> None:
         """Return when a job was queued since the last return, or after ``timeout_s``."""
@@ -57,7 +56,6 @@ class QueuedJobListener:
             try:
                 async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
-                    self.listening.set()
                     failures = 0
                     # Whatever was queued while no LISTEN was in place is looked for now.
                     self._signal.set()
@@ -65,7 +63,5 @@ class QueuedJobListener:
                         self._signal.set()
             except psycopg.Error as exc:
                 log.warning("listening for queued jobs failed (polling meanwhile): %s", exc)
-            finally:
-                self.listening.clear()
             await asyncio.sleep(_RECONNECT_S[min(failures, len(_RECONNECT_S) - 1)])
             failures += 1
