@@ -255,7 +255,7 @@ def verify_job(work: Path, db: Path, job_id: str, expected: int) -> None:
 
 def bare_db(path: Path) -> sqlite3.Connection:
     """A database made by taskfleet's own connect(): same schema, indexes and PRAGMAs."""
-    from taskfleet.store.sqlite_schema import connect
+    from taskfleet.store.sqlite.schema import connect
 
     conn = connect(str(path))
     conn.execute(
@@ -268,7 +268,7 @@ def bare_db(path: Path) -> sqlite3.Connection:
 
 def bare_statements() -> tuple[str, str, str]:
     """INSERT, claim and finish statements of one task, on taskfleet's columns."""
-    from taskfleet.store.rows import TASK_INSERT_COLUMNS
+    from taskfleet.store.common.rows import TASK_INSERT_COLUMNS
 
     width = len(TASK_INSERT_COLUMNS.split(","))
     insert = f"INSERT INTO tasks ({TASK_INSERT_COLUMNS}) VALUES ({', '.join('?' * width)})"
@@ -289,8 +289,8 @@ def task_rows(count: int) -> Iterator[tuple[Any, ...]]:
     The row comes from taskfleet's own parser and row builder, so the bare
     loop writes what taskfleet writes however the defaults change.
     """
-    from taskfleet.store.rows import task_insert_row
-    from taskfleet.taskfile import read_all
+    from taskfleet.input.taskfile import read_all
+    from taskfleet.store.common.rows import task_insert_row
 
     (spec,) = read_all([{"id": "t1", "duration": 0}])
     job_id, _, _, *rest = task_insert_row(BARE_JOB_ID, spec, ())

@@ -17,17 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from taskfleet import service
-from taskfleet.endpoint_config import check_endpoint_table
+from taskfleet.config.endpoints import check_endpoint_table
+from taskfleet.config.profiles import Profile, profiles_from_mapping
 from taskfleet.engine.progress import ProgressSnapshot, TaskEvent
 from taskfleet.engine.runner import Runner
 from taskfleet.errors import JobFailed, JobNotFound, UsageError
+from taskfleet.input.taskfile import parse_tasks
 from taskfleet.kinds import close_kinds
 from taskfleet.model import FailFast, Job, JobOptions, JobStatus, TaskStatus
-from taskfleet.profile_config import Profile, profiles_from_mapping
-from taskfleet.results import result_record
+from taskfleet.service.results import result_record
 from taskfleet.store import open_store
 from taskfleet.store.base import Store
-from taskfleet.taskfile import parse_tasks
 
 ProgressCallback = Callable[[ProgressSnapshot], None]
 PROGRESS_INTERVAL_S = 0.5

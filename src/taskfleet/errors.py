@@ -15,7 +15,8 @@ in one place (``taskfleet.cli.exit_codes``).
     ├── JobConflict                the job exists already, or is in a state that
     │                              forbids the action (running elsewhere, ...)
     ├── StoreError                 the database failed; driver errors are wrapped
-    │   └── LeaseLost              another runner took over this job
+    │   ├── LeaseLost              another runner took over this job
+    │   └── InvalidTransition      a change the state machine forbids (a bug, never input)
     └── TaskError                  raised by a kind while running one attempt
         ├── RetryableError         transient: retry with backoff
         │   └── RateLimited        wait (retry_after_s), do not spend a retry
@@ -117,6 +118,10 @@ class StoreError(TaskfleetError):
 
 class LeaseLost(StoreError):
     """This runner no longer holds the job: another process took it over."""
+
+
+class InvalidTransition(StoreError):
+    """A store was asked for a state change that ``model.TASK_TRANSITIONS`` forbids."""
 
 
 class TaskError(TaskfleetError):

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from taskfleet.errors import InvalidTransition
+
 
 class JobStatus(enum.StrEnum):
     QUEUED = "queued"
@@ -43,7 +45,9 @@ FINAL_TASK_STATES = frozenset(
     {TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SKIPPED}
 )
 # What `retry JOB` runs again.
-RETRYABLE_TASK_STATES = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SKIPPED})
+SELECTIVE_RETRY_TASK_STATES = frozenset(
+    {TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SKIPPED}
+)
 _FINAL_JOB_STATES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 _T = TaskStatus
@@ -71,14 +75,37 @@ JOB_TRANSITIONS: Mapping[JobStatus, frozenset[JobStatus]] = {
 }
 
 
-def can_transition_task(current: TaskStatus, new: TaskStatus) -> bool:
-    """Whether a task may move from ``current`` to ``new``."""
-    return new in TASK_TRANSITIONS[current]
+def check_task_transition(current: TaskStatus, new: TaskStatus) -> None:
+    """Raise InvalidTransition unless ``TASK_TRANSITIONS`` lets a task go ``current`` -> ``new``.
+
+    The one gate every store passes its task changes through: for a bulk SQL
+    change, once per (from, to) pair its WHERE clause admits.
+    """
+    if new not in TASK_TRANSITIONS[current]:
+        raise InvalidTransition(f"task state {current.value} -> {new.value} is not allowed")
 
 
-def can_transition_job(current: JobStatus, new: JobStatus) -> bool:
-    """Whether a job may move from ``current`` to ``new``."""
-    return new in JOB_TRANSITIONS[current]
+def check_job_transition(current: JobStatus, new: JobStatus) -> None:
+    """Raise InvalidTransition unless ``JOB_TRANSITIONS`` lets a job go ``current`` -> ``new``."""
+    if new not in JOB_TRANSITIONS[current]:
+        raise InvalidTransition(f"job state {current.value} -> {new.value} is not allowed")
+
+
+class AttemptOutcome(enum.StrEnum):
+    """How one attempt ended (``attempts.outcome``); None while it runs."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"  # cut by a crash or a stop: does not spend a retry
+
+
+class RunMode(enum.StrEnum):
+    """Why a runner takes a job up: its first run, a resume, or a selective retry."""
+
+    RUN = "run"
+    RESUME = "resume"
+    RETRY = "retry"
 
 
 PRIORITY_NAMES: Mapping[str, int] = {"critical": 3, "high": 2, "medium": 1, "low": 0}
@@ -194,7 +221,7 @@ class RunnerInfo:
 
 WORKER_RUNNER_PREFIX = "worker@"
 # The statuses a worker takes a job from: queued, or interrupted (by its worker's death).
-WORKER_TAKES = (JobStatus.QUEUED, JobStatus.INTERRUPTED)
+WORKER_CLAIMABLE_JOB_STATES = (JobStatus.QUEUED, JobStatus.INTERRUPTED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ import openai
 import pytest
 
 from fakes.openai_server import FakeOpenAI
-from taskfleet import openai_batches
+from taskfleet.service import openai_batches
 from taskfleet.store import open_store
 
 from .conftest import LiveServer, ServerFactory

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from taskfleet.config import (
+from taskfleet.config.profiles import Profile, parse_template
+from taskfleet.config.settings import (
     Settings,
     describe,
     load_settings,
@@ -18,7 +19,6 @@ from taskfleet.config import (
     normalize_db_url,
 )
 from taskfleet.errors import ConfigError, UsageError
-from taskfleet.profile_config import Profile, parse_template
 
 
 def load(cwd: Path, env: dict[str, str] | None = None, **flags: Any) -> Settings:
@@ -389,7 +389,10 @@ def test_parse_template() -> None:
 
 
 def test_import_is_cheap() -> None:
-    code = "import sys, taskfleet.config; print('rich' in sys.modules, 'click' in sys.modules)"
+    code = (
+        "import sys, taskfleet.config.settings; "
+        "print('rich' in sys.modules, 'click' in sys.modules)"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )

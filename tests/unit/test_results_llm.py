@@ -7,9 +7,9 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from taskfleet.engine.activity import Activity
+from taskfleet.limits.request_meter import RequestMeter
 from taskfleet.model import Task, TaskStatus
-from taskfleet.results import openai_batch_record, result_record, write_results
+from taskfleet.service.results import openai_batch_record, result_record, write_results
 
 BODY = {"id": "chatcmpl-1", "choices": [{"message": {"content": "hi"}}]}
 META = {"status_code": 200, "request_id": "req_1"}
@@ -57,11 +57,11 @@ async def test_write_openai_batch_keeps_the_order() -> None:
     assert [line["custom_id"] for line in lines] == ["z", "a", "m"]
 
 
-def test_activity_rates_and_waits() -> None:
-    activity = Activity(window_s=5.0)
+def test_request_meter_rates_and_waits() -> None:
+    activity = RequestMeter(window_s=5.0)
     assert activity.describe(0.0) is None
     for i in range(10):
-        activity.record(100.0 + i * 0.5, 100.0)
+        activity.count_request(100.0 + i * 0.5, 100.0)
     assert activity.rates(105.0) == (2.0, 200.0)
     activity.begin_wait("tpm")
     assert activity.describe(105.0) == "2.0 req/s, 200 tok/s, waiting: tpm"

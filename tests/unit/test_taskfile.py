@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from taskfleet import taskfile
+from taskfleet.config.profiles import Profile
 from taskfleet.errors import FieldError, TaskfileError, TaskfileIssue, UsageError
+from taskfleet.input import taskfile
+from taskfleet.input.taskfile import open_source, parse_tasks, read_all
 from taskfleet.kinds import Kind
 from taskfleet.model import DEFAULT_PRIORITY, PRIORITY_NAMES, Outcome, TaskSpec
-from taskfleet.profile_config import Profile
-from taskfleet.taskfile import open_source, parse_tasks, read_all
 
 # -- fakes -------------------------------------------------------------------------
 

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from taskfleet.errors import FieldError, TaskfileError, UsageError
+from taskfleet.input.taskfile import COMMON_FIELDS, parse_tasks, read_all
 from taskfleet.kinds import Kind
 from taskfleet.model import DEFAULT_PRIORITY, PRIORITY_NAMES, Outcome
-from taskfleet.taskfile import COMMON_FIELDS, parse_tasks, read_all
 
 
 class FakeSimulate:

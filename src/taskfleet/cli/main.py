@@ -19,7 +19,7 @@ from taskfleet.cli import exit_codes
 from taskfleet.errors import TaskfleetError
 
 if TYPE_CHECKING:
-    from taskfleet.config import Settings
+    from taskfleet.config.settings import Settings
     from taskfleet.store.base import Store
 
 T = TypeVar("T")
@@ -35,7 +35,7 @@ class CliState:
         """Settings from flags > environment > taskfleet.toml > defaults."""
         import logging
 
-        from taskfleet.config import load_settings
+        from taskfleet.config.settings import load_settings
 
         settings = load_settings(Path.cwd(), os.environ, {"db": self.db_flag, **flags})
         logging.basicConfig(

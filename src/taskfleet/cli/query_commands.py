@@ -132,7 +132,7 @@ def status(state: CliState, /, job_id: str, as_json: bool) -> None:
 @pass_state
 def tasks(state: CliState, /, job_id: str, status: tuple[str, ...], as_json: bool) -> None:
     """One row per task, in input order."""
-    from taskfleet.results import task_row
+    from taskfleet.service.results import task_row
 
     statuses = _task_statuses(status)
     if as_json:
@@ -206,7 +206,7 @@ def results(
 ) -> None:
     """Results, one record per task, in input order."""
     from taskfleet import service
-    from taskfleet.results import write_results
+    from taskfleet.service.results import write_results
 
     statuses = _task_statuses(status)
 
@@ -275,7 +275,7 @@ def cancel(state: CliState, /, job_id: str) -> None:
 @pass_state
 def config(state: CliState, /, as_json: bool) -> None:
     """The effective configuration and where each value came from."""
-    from taskfleet.config import describe
+    from taskfleet.config.settings import describe
 
     rows = describe(state.settings())
     if as_json:

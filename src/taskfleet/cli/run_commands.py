@@ -14,7 +14,7 @@ from taskfleet.cli import exit_codes
 from taskfleet.cli.main import CliState, pass_state
 
 if TYPE_CHECKING:
-    from taskfleet.config import Settings
+    from taskfleet.config.settings import Settings
     from taskfleet.engine.runner import Runner
     from taskfleet.model import Job, JobOptions
     from taskfleet.store.base import Store
@@ -111,8 +111,8 @@ async def _store_job(
     store: Store, source: str, settings: Settings, flags: dict[str, Any], *, queued: bool
 ) -> Job:
     from taskfleet import service
+    from taskfleet.input.taskfile import parse_tasks
     from taskfleet.model import JobStatus
-    from taskfleet.taskfile import parse_tasks
 
     stream = sys.stdin if source == "-" else source
     tasks = parse_tasks(
@@ -262,7 +262,7 @@ async def _run_and_report(
 
 async def _write_results_file(store: Store, job_id: str, path: str) -> None:
     from taskfleet import service
-    from taskfleet.results import write_results
+    from taskfleet.service.results import write_results
 
     with open(path, "w", encoding="utf-8") as out:
         await write_results(service.iter_tasks(store, job_id), "jsonl", out)
@@ -327,7 +327,7 @@ def worker(state: CliState, /, concurrency: int | None, poll: float, once: bool)
 async def _run_worker(store: Store, *, concurrency: int | None, poll_s: float, once: bool) -> None:
     import asyncio
 
-    from taskfleet.worker import Worker
+    from taskfleet.service.worker import Worker
 
     def say(message: str) -> None:
         click.echo(message, err=True)

@@ -59,7 +59,7 @@ class WriteBehind:
         async with self._lock:
             while self._pending:
                 batch, self._pending = self._pending, []
-                skipped = await self._store.record(self._job_id, batch)
+                skipped = await self._store.record_attempts(self._job_id, batch)
                 self.flush_count += 1
                 if skipped and self._on_skipped is not None:
                     await self._on_skipped(skipped)

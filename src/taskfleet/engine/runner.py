@@ -17,11 +17,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from taskfleet.engine.activity import Activity
 from taskfleet.engine.attempt import StoreResponseCache, run_attempt, start_eagerly
 from taskfleet.engine.buffer import WriteBehind
 from taskfleet.engine.lease_keeper import LeaseKeeper
-from taskfleet.engine.limits import SlotPool
 from taskfleet.engine.liveness import new_runner
 from taskfleet.engine.progress import EventListener, ProgressTracker, TaskEvent
 from taskfleet.engine.retry import after_attempt, after_cancel
@@ -30,6 +28,8 @@ from taskfleet.engine.validation import run_validation_rounds
 from taskfleet.engine.window import TaskWindow
 from taskfleet.kinds import get_kind
 from taskfleet.kinds.base import Kind, RunContext
+from taskfleet.limits.request_meter import RequestMeter
+from taskfleet.limits.slots import SlotPool
 from taskfleet.model import (
     AttemptFinished,
     AttemptStarted,
@@ -97,7 +97,7 @@ class Runner:
         self.tracker: ProgressTracker | None = None
         self.job: Job | None = None
         # Requests, tokens and limiter waits of the kinds (llm), for the progress line.
-        self.activity = Activity()
+        self.activity = RequestMeter()
         self._response_cache = StoreResponseCache(store)
 
     # -- control from outside (signal handlers, cancel) ---------------------

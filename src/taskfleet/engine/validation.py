@@ -14,8 +14,8 @@ import os
 import tempfile
 from typing import TYPE_CHECKING, TextIO
 
+from taskfleet.engine.records import result_record
 from taskfleet.model import Job
-from taskfleet.results import result_record
 from taskfleet.store.base import Store
 
 if TYPE_CHECKING:

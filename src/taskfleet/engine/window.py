@@ -11,8 +11,8 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Sequence
 
-from taskfleet.engine.limits import slot_keys_for
 from taskfleet.engine.scheduler import Candidate, sort_key
+from taskfleet.limits.slots import slot_keys_for
 from taskfleet.model import JobOptions, Task
 from taskfleet.store.base import Store
 

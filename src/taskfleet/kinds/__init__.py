@@ -1,4 +1,9 @@
-"""Task kinds, found through the ``taskfleet.kinds`` entry-point group."""
+"""Task kinds, found through the ``taskfleet.kinds`` entry-point group.
+
+A kind parses its own fields and runs one attempt (``kinds.base.Kind``).
+Kinds know nothing of the store, the engine or the interfaces. May import:
+``limits`` (what they share with the engine), ``config``, ``model``, ``errors``.
+"""
 
 from __future__ import annotations
 

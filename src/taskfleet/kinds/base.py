@@ -20,8 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from taskfleet.engine.activity import Activity
 from taskfleet.errors import FatalError, RateLimited, TaskError
+from taskfleet.limits.request_meter import RequestMeter
 from taskfleet.model import ErrorClass, Outcome
 
 
@@ -43,7 +43,7 @@ class RunContext:
     # Stored responses of earlier identical requests (None: no store behind this run).
     response_cache: ResponseCache | None = None
     # Where a kind reports request and token rates and what it waits on (progress).
-    activity: Activity | None = None
+    activity: RequestMeter | None = None
 
 
 class ResponseCache(Protocol):

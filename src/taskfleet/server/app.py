@@ -24,14 +24,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from taskfleet.config import Settings, normalize_db_url
+from taskfleet.config.settings import Settings, normalize_db_url
 from taskfleet.errors import JobConflict, NotFound, TaskfileError, UsageError
 from taskfleet.kinds import close_kinds
 from taskfleet.server import routes_batch, routes_jobs, routes_openai
-from taskfleet.server.auth import Guard
+from taskfleet.server.auth import AuthAndBodyLimitMiddleware
 from taskfleet.server.context import ServerContext
+from taskfleet.service.worker import Worker
 from taskfleet.store import open_store
-from taskfleet.worker import Worker
 
 __all__ = ["DEFAULT_BODY_LIMIT_BYTES", "create_app"]
 
@@ -95,7 +95,7 @@ def create_app(
         app.include_router(router)
     _add_dashboard(app)
     app.add_middleware(
-        Guard,
+        AuthAndBodyLimitMiddleware,
         token=token if token is not None else settings.api_token,
         body_limit_bytes=body_limit_bytes,
     )

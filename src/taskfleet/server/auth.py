@@ -45,7 +45,7 @@ def _headers(scope: Scope) -> dict[str, str]:
     return {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
 
 
-class Guard:
+class AuthAndBodyLimitMiddleware:
     """Token check and body cap in front of the app."""
 
     def __init__(self, app: ASGIApp, *, token: str | None, body_limit_bytes: int) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
-from taskfleet.config import Settings
+from taskfleet.config.settings import Settings
 from taskfleet.kinds import Kind, get_kind
 from taskfleet.kinds.restricted import kinds_without_commands
 from taskfleet.model import JobStatus

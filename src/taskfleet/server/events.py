@@ -17,7 +17,7 @@ from typing import Any
 from fastapi.responses import StreamingResponse
 
 from taskfleet import service
-from taskfleet.results import iso
+from taskfleet.service.results import iso
 from taskfleet.store.base import Store
 
 POLL_S = 0.25

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from taskfleet.api import make_options
-from taskfleet.config import Settings
+from taskfleet.config.settings import Settings
 from taskfleet.model import JobOptions
 
 

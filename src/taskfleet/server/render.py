@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from taskfleet.model import Attempt, Task
-from taskfleet.results import iso, result_record, task_row
 from taskfleet.service import JobReport
+from taskfleet.service.results import iso, result_record, task_row
 
 
 def job_object(report: JobReport, progress: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from typing import Any
 from fastapi import APIRouter
 
 from taskfleet import service
-from taskfleet.results import result_record
 from taskfleet.server import render
 from taskfleet.server.context import (
     ContextDep,
@@ -31,6 +30,7 @@ from taskfleet.server.models import (
     BatchValidation,
     job_options,
 )
+from taskfleet.service.results import result_record
 from taskfleet.store.base import Store
 
 router = APIRouter(prefix="/batch", tags=["batch (older API)"])

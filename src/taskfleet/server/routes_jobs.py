@@ -10,7 +10,6 @@ from fastapi.responses import StreamingResponse
 
 from taskfleet import service
 from taskfleet.model import TaskStatus
-from taskfleet.results import iter_results
 from taskfleet.server import render
 from taskfleet.server.context import (
     ContextDep,
@@ -26,6 +25,7 @@ from taskfleet.server.models import (
     TaskDetail,
     TaskList,
 )
+from taskfleet.service.results import iter_results
 from taskfleet.store.base import Store
 
 router = APIRouter()

@@ -1,6 +1,6 @@
 """``/v1``: the OpenAI Batch API (files and batches), so the official SDKs work unchanged.
 
-Routes parse and render only; ``taskfleet.openai_batches`` does the work.
+Routes parse and render only; ``taskfleet.service.openai_batches`` does the work.
 Errors come in OpenAI's shape (``{"error": {"message", "type", "param",
 "code"}}``) so an SDK raises its usual exceptions.
 """
@@ -14,10 +14,10 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from taskfleet import openai_batches
 from taskfleet.errors import NotFound, TaskfileError, UsageError
 from taskfleet.server.context import ContextDep, StoreDep
 from taskfleet.server.models import job_options
+from taskfleet.service import openai_batches
 
 router = APIRouter(prefix="/v1", tags=["openai batch"])
 T = TypeVar("T")

@@ -1,4 +1,10 @@
-"""Stores: the durable truth behind every job. See ``store.base.Store``."""
+"""Stores: the durable truth behind every job. See ``store.base.Store``.
+
+``base`` is the protocol the engine and the services depend on; ``common``
+what the SQL backends share; ``memory``, ``sqlite`` and ``postgres`` one
+package per backend, imported only by ``open_store`` when asked for. May
+import: ``model``, ``errors``; SQL lives here and nowhere else.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ def open_store(url: str) -> Store:
     from taskfleet.errors import UsageError
 
     if url.startswith("memory:"):
-        from taskfleet.store.memory import MemoryStore
+        from taskfleet.store.memory.store import MemoryStore
 
         return MemoryStore()
     if url.startswith(("postgresql://", "postgres://")):
@@ -23,7 +29,7 @@ def open_store(url: str) -> Store:
     if url.startswith("postgresql+") and "://" in url:
         # SQLAlchemy-style postgresql+psycopg://: the driver is always psycopg here.
         return _postgres_store("postgresql://" + url.split("://", 1)[1])
-    from taskfleet.store.sqlite import SqliteStore
+    from taskfleet.store.sqlite.store import SqliteStore
 
     path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
     if url.startswith("sqlite://") and not url.startswith("sqlite:///"):
@@ -36,7 +42,7 @@ def _postgres_store(url: str) -> Store:
     from taskfleet.errors import UsageError
 
     try:
-        from taskfleet.store.postgres import PostgresStore
+        from taskfleet.store.postgres.store import PostgresStore
     except ImportError as exc:
         raise UsageError(
             "the PostgreSQL store needs psycopg: pip install 'taskfleet[postgres]'"

@@ -148,7 +148,7 @@ class Store(Protocol):
         ``cancel_open_tasks`` and ``reopen_tasks`` drop the job's.
         """
 
-    async def record(self, job_id: str, updates: Sequence[TaskUpdate]) -> list[str]:
+    async def record_attempts(self, job_id: str, updates: Sequence[TaskUpdate]) -> list[str]:
         """Apply a batch of attempt starts and ends in one transaction (group commit).
 
         Updates apply in order. ``AttemptStarted``: the task becomes

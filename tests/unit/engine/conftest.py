@@ -9,7 +9,7 @@ from typing import Any
 import pytest_asyncio
 
 from taskfleet.model import Job, JobOptions, JobStatus, TaskSpec
-from taskfleet.store.memory import MemoryStore
+from taskfleet.store.memory.store import MemoryStore
 
 
 @pytest_asyncio.fixture

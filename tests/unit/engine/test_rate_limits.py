@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from taskfleet.engine.rate_limits import (
+from taskfleet.limits.rate_limits import (
     AdaptiveRate,
     AimdConcurrency,
     Cooldown,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from taskfleet.engine.window import TaskWindow
 from taskfleet.model import JobOptions
-from taskfleet.store.memory import MemoryStore
+from taskfleet.store.memory.store import MemoryStore
 
 from .conftest import make_job, spec
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from taskfleet.model import AttemptStarted, Job, JobStatus, RunnerInfo, TaskStatus
-from taskfleet.store.memory import MemoryStore
-from taskfleet.worker import Worker
+from taskfleet.service.worker import Worker
+from taskfleet.store.memory.store import MemoryStore
 
 from .conftest import make_job, spec
 
@@ -77,7 +77,7 @@ async def test_a_job_whose_worker_died_on_another_host_is_taken_up(store: Memory
     dead = RunnerInfo("worker@elsewhere:77:ab", "elsewhere", 77, 0.0, 0.0, 30.0)  # lease long over
     await store.acquire_job("orphan", dead, [JobStatus.QUEUED])
     await store.claim_tasks("orphan", dead.runner_id, 2)
-    await store.record("orphan", [AttemptStarted(1, 1, dead.runner_id, 1.0)])
+    await store.record_attempts("orphan", [AttemptStarted(1, 1, dead.runner_id, 1.0)])
     messages: list[str] = []
     await Worker(store, poll_s=0.01, on_message=messages.append).run(once=True)
     assert messages[1:] == [

@@ -6,16 +6,16 @@ import asyncio
 
 import pytest
 
-from taskfleet.engine.activity import Activity
-from taskfleet.engine.rate_limits import TooLarge
 from taskfleet.kinds.llm.endpoints import Endpoint
 from taskfleet.kinds.llm.errors import Action
 from taskfleet.kinds.llm.gate import EndpointGate
+from taskfleet.limits.rate_limits import TooLarge
+from taskfleet.limits.request_meter import RequestMeter
 
 
 async def test_a_slot_frees_for_the_next_request() -> None:
     gate = EndpointGate(Endpoint("e", "http://x/v1", requests_per_minute=6000, max_concurrency=1))
-    activity = Activity()
+    activity = RequestMeter()
     first = await gate.admit("m", 10, activity)
     second = asyncio.ensure_future(gate.admit("m", 10, activity))
     await asyncio.sleep(0.05)

@@ -231,7 +231,7 @@ def test_named_endpoint_and_prices() -> None:
 
 def test_the_task_file_checks_named_endpoints_and_reads_batch_lines() -> None:
     from taskfleet.errors import TaskfileError
-    from taskfleet.taskfile import read_all
+    from taskfleet.input.taskfile import read_all
 
     task = {"model": "m", "prompt": "x", "endpoint": "a"}
     with pytest.raises(TaskfileError) as caught:

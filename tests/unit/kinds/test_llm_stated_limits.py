@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from taskfleet.engine.rate_limits import RateLimiter
 from taskfleet.kinds.llm.stated_limits import StatedLimits, parse_duration, stated_limits
+from taskfleet.limits.rate_limits import RateLimiter
 
 
 @pytest.mark.parametrize(

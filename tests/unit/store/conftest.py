@@ -20,12 +20,12 @@ from taskfleet.model import (
     TaskStatus,
 )
 from taskfleet.store.base import Store
-from taskfleet.store.memory import MemoryStore
-from taskfleet.store.sqlite import SqliteStore
+from taskfleet.store.memory.store import MemoryStore
+from taskfleet.store.sqlite.store import SqliteStore
 
 
 def _postgres(_tmp: Path, request: pytest.FixtureRequest) -> Store:
-    from taskfleet.store.postgres import PostgresStore
+    from taskfleet.store.postgres.store import PostgresStore
 
     # A fresh database per test, on the session's server (skips if PostgreSQL is missing).
     url: str = request.getfixturevalue("pg_url")

@@ -10,7 +10,7 @@ import random
 
 from taskfleet.model import JobStatus, Task, TaskSpec, TaskStatus, TaskUpdate
 from taskfleet.store.base import Store
-from taskfleet.store.memory import MemoryStore
+from taskfleet.store.memory.store import MemoryStore
 
 from .conftest import finish, job, runner, start, task
 
@@ -88,7 +88,7 @@ async def random_step(
             if rng.random() < 0.8:
                 status = rng.choice([S.SUCCEEDED, S.SUCCEEDED, S.FAILED, S.PENDING, S.QUEUED])
                 updates.append(finish(t.seq, status, attempt=attempt, at=clock + 1, result=[t.id]))
-        return await store.record("job-1", updates)
+        return await store.record_attempts("job-1", updates)
     if choice < 0.85 and leased:
         for task_id in [task_id for task_id, owner in claimed.items() if owner == "r1"]:
             del claimed[task_id]

@@ -18,9 +18,11 @@ import pytest_asyncio
 from pg import PostgresServer
 from taskfleet.errors import JobConflict, StoreError, UsageError
 from taskfleet.model import JobStatus, TaskStatus
-from taskfleet.store import open_store, postgres_schema, postgres_tasks
-from taskfleet.store.postgres import PostgresStore
-from taskfleet.worker import Worker
+from taskfleet.service.worker import Worker
+from taskfleet.store import open_store
+from taskfleet.store.postgres import schema as postgres_schema
+from taskfleet.store.postgres import tasks as postgres_tasks
+from taskfleet.store.postgres.store import PostgresStore
 
 from .conftest import job, runner, tasks
 from .random_workload import assert_matches_memory
@@ -48,8 +50,8 @@ async def test_open_store_url_forms(pg_url: str) -> None:
 
 def test_without_psycopg_the_url_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "psycopg", None)
-    monkeypatch.delitem(sys.modules, "taskfleet.store.postgres", raising=False)
-    monkeypatch.delitem(sys.modules, "taskfleet.store.postgres_schema", raising=False)
+    monkeypatch.delitem(sys.modules, "taskfleet.store.postgres.store", raising=False)
+    monkeypatch.delitem(sys.modules, "taskfleet.store.postgres.schema", raising=False)
     with pytest.raises(UsageError, match=r"taskfleet\[postgres\]"):
         open_store("postgresql://nobody@127.0.0.1/none")
 
@@ -197,7 +199,7 @@ async def test_two_writers_of_one_job_log_every_change_in_order(pg_url: str) -> 
 
     async def run() -> None:
         for t in claimed:
-            await runner_store.record("job-1", [start(t.seq), finish(t.seq)])
+            await runner_store.record_attempts("job-1", [start(t.seq), finish(t.seq)])
 
     await asyncio.gather(run(), canceller.cancel_open_tasks("job-1", 5000.0))
     changes = await canceller.list_task_changes("job-1", limit=10_000)
@@ -233,7 +235,7 @@ async def test_a_big_job_gets_statistics_and_runs(pg: PostgresStore, pg_url: str
     await pg.acquire_job("job-1", runner("r1"), [JobStatus.QUEUED])
     claimed = await pg.claim_tasks("job-1", "r1", 1)
     assert [t.id for t in claimed] == ["t1"]
-    await pg.record("job-1", [start(1), finish(1, TaskStatus.FAILED)])
+    await pg.record_attempts("job-1", [start(1), finish(1, TaskStatus.FAILED)])
     assert (await pg.count_tasks("job-1")).skipped == count // 100
 
 

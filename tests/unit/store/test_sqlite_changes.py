@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from taskfleet.model import JobStatus, TaskStatus
-from taskfleet.store import sqlite_schema
-from taskfleet.store.sqlite import SqliteStore
+from taskfleet.store.sqlite import schema as sqlite_schema
+from taskfleet.store.sqlite.store import SqliteStore
 
 from .conftest import finish, job, runner, start, tasks
 
@@ -33,7 +33,7 @@ async def test_a_v1_store_is_migrated_and_logs_changes(
         assert await store.list_task_changes("job-1") == []
         await store.acquire_job("job-1", runner(), [JobStatus.QUEUED])
         await store.claim_tasks("job-1", "r1", 2)
-        await store.record("job-1", [start(1), finish(1)])
+        await store.record_attempts("job-1", [start(1), finish(1)])
         changes = await store.list_task_changes("job-1")
         assert [(c.task_id, c.status) for c in changes] == [("t1", TaskStatus.SUCCEEDED)]
     finally:

@@ -12,10 +12,11 @@ import pytest
 
 from taskfleet.errors import StoreError, UsageError
 from taskfleet.model import TaskSpec, TaskStatus
-from taskfleet.store import open_store, sqlite_schema
-from taskfleet.store.sqlite import _CLAIM_WINDOW, SqliteStore
-from taskfleet.store.sqlite_record import _SKIP_DEPENDANTS
-from taskfleet.store.sqlite_schema import SCHEMA_VERSION
+from taskfleet.store import open_store
+from taskfleet.store.sqlite import schema as sqlite_schema
+from taskfleet.store.sqlite.record import _SKIP_DEPENDANTS
+from taskfleet.store.sqlite.schema import SCHEMA_VERSION
+from taskfleet.store.sqlite.store import _CLAIM_WINDOW, SqliteStore
 
 from .conftest import finish, job, start, task, tasks
 from .random_workload import assert_matches_memory
@@ -65,7 +66,7 @@ async def test_version_1_database_is_upgraded(
     store = SqliteStore(str(db_path))
     await store.open()
     await store.create_job(job(), tasks(1))
-    await store.record("job-1", [start(1), finish(1)])
+    await store.record_attempts("job-1", [start(1), finish(1)])
     assert [a.outcome for a in await store.list_attempts("job-1", "t1")] == ["succeeded"]
     await store.close()
 
@@ -76,8 +77,8 @@ async def test_a_fast_final_attempt_lives_in_the_task_row(db_path: Path) -> None
     await store.create_job(job(), tasks(2))
     await store.claim_tasks("job-1", "r1", 2)
     # t1: start and end in one batch; t2: the start committed first.
-    await store.record("job-1", [start(1), finish(1, S.FAILED, error="boom"), start(2)])
-    await store.record("job-1", [finish(2)])
+    await store.record_attempts("job-1", [start(1), finish(1, S.FAILED, error="boom"), start(2)])
+    await store.record_attempts("job-1", [finish(2)])
     with raw(db_path) as conn:
         rows = conn.execute("SELECT seq, number FROM attempts ORDER BY seq").fetchall()
     assert rows == [(2, 1)]
@@ -87,7 +88,9 @@ async def test_a_fast_final_attempt_lives_in_the_task_row(db_path: Path) -> None
     # Reopening moves it to attempts, so the next run's attempt joins it.
     assert await store.reopen_tasks("job-1", statuses=[S.FAILED]) == 1
     await store.claim_tasks("job-1", "r2", 1)
-    await store.record("job-1", [start(1, attempt=2, runner_id="r2"), finish(1, attempt=2)])
+    await store.record_attempts(
+        "job-1", [start(1, attempt=2, runner_id="r2"), finish(1, attempt=2)]
+    )
     attempts = await store.list_attempts("job-1", "t1")
     assert [(a.number, a.runner_id, a.outcome) for a in attempts] == [
         (1, "r1", "failed"),
@@ -101,7 +104,7 @@ async def test_reopen_keeps_everything(db_path: Path) -> None:
     await store.open()
     await store.create_job(job(), [task("a", 1), task("b", 2, depends_on=("a",))])
     await store.claim_tasks("job-1", "r1", 10)
-    await store.record("job-1", [start(1), finish(1, result={"n": 1})])
+    await store.record_attempts("job-1", [start(1), finish(1, result={"n": 1})])
     await store.close()
 
     again = SqliteStore(str(db_path))
@@ -124,7 +127,7 @@ async def test_other_connections_and_processes_see_commits(db_path: Path) -> Non
 
     code = (
         "import asyncio, sys\n"
-        "from taskfleet.store.sqlite import SqliteStore\n"
+        "from taskfleet.store.sqlite.store import SqliteStore\n"
         "async def main():\n"
         "    store = SqliteStore(sys.argv[1]); await store.open()\n"
         "    print((await store.get_job('job-1')).total); await store.close()\n"

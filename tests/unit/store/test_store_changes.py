@@ -29,9 +29,9 @@ async def test_attempts_are_logged_in_order_with_growing_numbers(store: Store) -
     await store.create_job(job(), tasks(2))
     await store.acquire_job("job-1", runner(), [JobStatus.QUEUED])
     await store.claim_tasks("job-1", "r1", 10)
-    await store.record("job-1", [start(1)])
-    await store.record("job-1", [finish(1, S.FAILED, error="boom")])
-    await store.record("job-1", [start(2), finish(2)])
+    await store.record_attempts("job-1", [start(1)])
+    await store.record_attempts("job-1", [finish(1, S.FAILED, error="boom")])
+    await store.record_attempts("job-1", [start(2), finish(2)])
     changes = await store.list_task_changes("job-1")
     seqs = [change.change_seq for change in changes]
     assert seqs == sorted(set(seqs))
@@ -48,7 +48,7 @@ async def test_changes_page_after_a_cursor(store: Store) -> None:
     await store.acquire_job("job-1", runner(), [JobStatus.QUEUED])
     await store.claim_tasks("job-1", "r1", 10)
     for seq in range(1, 6):
-        await store.record("job-1", [start(seq)])
+        await store.record_attempts("job-1", [start(seq)])
     first = await store.list_task_changes("job-1", limit=2)
     rest = await store.list_task_changes("job-1", after_change_seq=first[-1].change_seq)
     assert [c.task_id for c in first + rest] == ["t1", "t2", "t3", "t4", "t5"]
@@ -71,7 +71,7 @@ async def test_cancel_skip_reopen_and_validation_are_logged(store: Store) -> Non
     await store.create_job(job(), specs)
     await store.acquire_job("job-1", runner(), [JobStatus.QUEUED])
     await store.claim_tasks("job-1", "r1", 10)
-    await store.record("job-1", [start(1), finish(1, S.FAILED, error="x")])
+    await store.record_attempts("job-1", [start(1), finish(1, S.FAILED, error="x")])
     assert last_status(await store.list_task_changes("job-1")) == {"a": S.FAILED, "b": S.SKIPPED}
     mark = (await store.list_task_changes("job-1"))[-1].change_seq
     await store.reopen_tasks("job-1", statuses=[S.FAILED, S.SKIPPED])
@@ -88,7 +88,7 @@ async def test_released_running_tasks_are_logged(store: Store) -> None:
     await store.create_job(job(), tasks(1))
     await store.acquire_job("job-1", runner(), [JobStatus.QUEUED])
     await store.claim_tasks("job-1", "r1", 10)
-    await store.record("job-1", [start(1)])
+    await store.record_attempts("job-1", [start(1)])
     await store.release_leases("job-1", "r1")
     changes = await store.list_task_changes("job-1")
     assert [(c.status, c.attempt) for c in changes] == [(S.RUNNING, 1), (S.QUEUED, 1)]

@@ -219,7 +219,7 @@ async def test_claim_highest_priority_then_input_order(store: Store) -> None:
     assert [t.id for t in rest] == ["t1", "t3", "t5"]
     assert await store.claim_tasks("job-1", "r3", 10) == []
     # The lease becomes durable with the start.
-    await store.record("job-1", [start(2, runner_id="r1"), start(5, runner_id="r2")])
+    await store.record_attempts("job-1", [start(2, runner_id="r1"), start(5, runner_id="r2")])
     assert (await store.get_task("job-1", "t2")).lease_owner == "r1"
     assert (await store.get_task("job-1", "t5")).lease_owner == "r2"
 
@@ -229,7 +229,7 @@ async def test_claims_are_handed_out_once_until_released(store: Store) -> None:
     await store.acquire_job("job-1", runner("r1"), [JobStatus.QUEUED])
     assert [t.id for t in await store.claim_tasks("job-1", "r1", 2)] == ["t1", "t2"]
     # A start, or a start and its end in one batch, turn a claim into the stored lease.
-    await store.record("job-1", [start(1), finish(1)])
+    await store.record_attempts("job-1", [start(1), finish(1)])
     assert [t.id for t in await store.claim_tasks("job-1", "r1", 10)] == ["t3", "t4"]
     assert await store.claim_tasks("job-1", "r1", 10) == []
     # A runner that stops without starting its claims gives them back.
@@ -264,7 +264,7 @@ async def test_claim_zero_or_unknown_job_claims_nothing(store: Store) -> None:
 async def test_start_opens_an_attempt(store: Store) -> None:
     await store.create_job(job(), tasks(1))
     await store.claim_tasks("job-1", "r1", 1)
-    assert await store.record("job-1", [start(1, at=50.0)]) == []
+    assert await store.record_attempts("job-1", [start(1, at=50.0)]) == []
     got = await store.get_task("job-1", "t1")
     assert (got.status, got.attempts, got.started_at, got.lease_owner) == (S.RUNNING, 1, 50.0, "r1")
     [attempt] = await store.list_attempts("job-1", "t1")
@@ -281,7 +281,7 @@ async def test_start_and_finish_in_one_batch(store: Store) -> None:
         finish(1, at=12.0, duration_s=2.0, result={"out": [1, "x"]}),
         finish(2, S.FAILED, at=13.0, duration_s=3.0, error="exit 1", result="partial"),
     ]
-    assert await store.record("job-1", updates) == []
+    assert await store.record_attempts("job-1", updates) == []
     one = await store.get_task("job-1", "t1")
     assert (one.status, one.result, one.error, one.lease_owner) == (
         S.SUCCEEDED,
@@ -314,7 +314,7 @@ async def test_a_finish_that_carries_its_start_is_the_whole_attempt(store: Store
             started_at=11.0,
         ),
     ]
-    assert await store.record("job-1", updates) == []
+    assert await store.record_attempts("job-1", updates) == []
     one = await store.get_task("job-1", "t1")
     assert (one.status, one.attempts, one.started_at, one.finished_at) == (
         S.SUCCEEDED,
@@ -333,7 +333,7 @@ async def test_a_finish_that_carries_its_start_is_the_whole_attempt(store: Store
     assert (first.number, first.runner_id, first.outcome) == (1, "r1", "failed")
     # Its second attempt, a run in the same shape, after the first one's retry time.
     second = finish(3, attempt=2, at=31.0, duration_s=1.0, runner_id="r1", started_at=30.0)
-    await store.record("job-1", [second])
+    await store.record_attempts("job-1", [second])
     attempts = await store.list_attempts("job-1", "t3")
     assert [(a.number, a.outcome) for a in attempts] == [(1, "failed"), (2, "succeeded")]
     assert (await store.get_task("job-1", "t3")).status is S.SUCCEEDED
@@ -347,7 +347,7 @@ async def test_one_task_twice_in_a_batch_keeps_its_order(store: Store) -> None:
         finish(1, S.PENDING, at=11.0, failures=1, error="flaky", not_before=11.5),
         finish(1, attempt=2, at=12.0, duration_s=0.5, failures=1, runner_id="r1", started_at=11.5),
     ]
-    await store.record("job-1", updates)
+    await store.record_attempts("job-1", updates)
     got = await store.get_task("job-1", "t1")
     assert (got.status, got.attempts, got.started_at, got.failures) == (S.SUCCEEDED, 2, 11.5, 1)
     attempts = await store.list_attempts("job-1", "t1")
@@ -360,7 +360,7 @@ async def test_one_task_twice_in_a_batch_keeps_its_order(store: Store) -> None:
 async def test_finish_without_recorded_start_still_records_the_attempt(store: Store) -> None:
     await store.create_job(job(), tasks(1))
     await store.claim_tasks("job-1", "r1", 1)
-    await store.record("job-1", [finish(1, at=20.0, duration_s=4.0)])
+    await store.record_attempts("job-1", [finish(1, at=20.0, duration_s=4.0)])
     [attempt] = await store.list_attempts("job-1", "t1")
     assert (attempt.number, attempt.runner_id, attempt.started_at) == (1, "r1", 16.0)
     assert (attempt.finished_at, attempt.outcome) == (20.0, "succeeded")
@@ -370,13 +370,13 @@ async def test_retry_keeps_the_lease_until_it_runs_again(store: Store) -> None:
     await store.create_job(job(), tasks(2))
     await store.claim_tasks("job-1", "r1", 1)
     retry = finish(1, S.PENDING, at=11.0, failures=1, error="flaky", not_before=15.0)
-    await store.record("job-1", [start(1, at=10.0), retry])
+    await store.record_attempts("job-1", [start(1, at=10.0), retry])
     got = await store.get_task("job-1", "t1")
     assert (got.status, got.lease_owner, got.failures, got.not_before) == (S.PENDING, "r1", 1, 15.0)
     # Leased: another runner cannot take it, only the free task.
     assert [t.id for t in await store.claim_tasks("job-1", "r2", 10)] == ["t2"]
 
-    await store.record(
+    await store.record_attempts(
         "job-1", [start(1, attempt=2, at=15.0), finish(1, attempt=2, at=16.0, failures=1)]
     )
     got = await store.get_task("job-1", "t1")
@@ -392,7 +392,7 @@ async def test_interrupted_attempt_requeues_and_releases(store: Store) -> None:
     await store.create_job(job(), tasks(1))
     await store.claim_tasks("job-1", "r1", 1)
     interrupted = finish(1, S.QUEUED, attempt_outcome="interrupted")
-    await store.record("job-1", [start(1), interrupted])
+    await store.record_attempts("job-1", [start(1), interrupted])
     got = await store.get_task("job-1", "t1")
     assert (got.status, got.lease_owner) == (S.QUEUED, None)
     assert [t.id for t in await store.claim_tasks("job-1", "r2", 5)] == ["t1"]
@@ -404,10 +404,10 @@ async def test_success_queues_dependants_once_all_their_dependencies_succeed(sto
         [task("a", 1), task("b", 2, depends_on=("a",)), task("c", 3, depends_on=("a", "b"))],
     )
     await store.claim_tasks("job-1", "r1", 10)
-    assert await store.record("job-1", [start(1), finish(1)]) == []
+    assert await store.record_attempts("job-1", [start(1), finish(1)]) == []
     assert await statuses(store) == {"a": S.SUCCEEDED, "b": S.QUEUED, "c": S.PENDING}
     assert [t.id for t in await store.claim_tasks("job-1", "r1", 10)] == ["b"]
-    await store.record("job-1", [start(2), finish(2)])
+    await store.record_attempts("job-1", [start(2), finish(2)])
     assert (await statuses(store))["c"] is S.QUEUED
     assert [t.id for t in await store.claim_tasks("job-1", "r1", 10)] == ["c"]
 
@@ -415,7 +415,7 @@ async def test_success_queues_dependants_once_all_their_dependencies_succeed(sto
 async def test_two_dependencies_succeeding_in_one_batch(store: Store) -> None:
     await store.create_job(job(), [task("a", 1), task("b", 2), task("c", 3, depends_on=("a", "b"))])
     await store.claim_tasks("job-1", "r1", 10)
-    await store.record("job-1", [start(1), start(2), finish(1), finish(2)])
+    await store.record_attempts("job-1", [start(1), start(2), finish(1), finish(2)])
     assert (await statuses(store))["c"] is S.QUEUED
 
 
@@ -431,7 +431,9 @@ async def test_failure_skips_every_transitive_dependant(store: Store) -> None:
         ],
     )
     await store.claim_tasks("job-1", "r1", 10)
-    skipped = await store.record("job-1", [start(2), finish(2, S.FAILED, at=77.0, error="x")])
+    skipped = await store.record_attempts(
+        "job-1", [start(2), finish(2, S.FAILED, at=77.0, error="x")]
+    )
     assert skipped == ["d", "b", "c"]
     assert await statuses(store) == {
         "d": S.SKIPPED,
@@ -443,23 +445,23 @@ async def test_failure_skips_every_transitive_dependant(store: Store) -> None:
     c = await store.get_task("job-1", "c")
     assert (c.error, c.finished_at, c.lease_owner) == ("dependency 'a' ended failed", 77.0, None)
     # e still runs; its success does not revive the skipped c.
-    await store.record("job-1", [start(5), finish(5)])
+    await store.record_attempts("job-1", [start(5), finish(5)])
     assert (await statuses(store))["c"] is S.SKIPPED
 
 
 async def test_cancelled_task_skips_dependants(store: Store) -> None:
     await store.create_job(job(), [task("a", 1), task("b", 2, depends_on=("a",))])
     await store.claim_tasks("job-1", "r1", 10)
-    skipped = await store.record("job-1", [start(1), finish(1, S.CANCELLED)])
+    skipped = await store.record_attempts("job-1", [start(1), finish(1, S.CANCELLED)])
     assert skipped == ["b"]
     assert (await store.get_task("job-1", "b")).error == "dependency 'a' ended cancelled"
 
 
 async def test_record_for_unknown_task_or_job_changes_nothing(store: Store) -> None:
     await store.create_job(job(), tasks(1))
-    assert await store.record("job-1", [start(99), finish(99)]) == []
-    assert await store.record("nope", [start(1), finish(1)]) == []
-    assert await store.record("job-1", []) == []
+    assert await store.record_attempts("job-1", [start(99), finish(99)]) == []
+    assert await store.record_attempts("nope", [start(1), finish(1)]) == []
+    assert await store.record_attempts("job-1", []) == []
     assert (await store.get_task("job-1", "t1")).status is S.QUEUED
 
 
@@ -516,7 +518,7 @@ async def test_claim_queued_job_takes_up_the_job_of_a_worker_that_died(store: St
     await store.create_job(job("dead-worker", created_at=3.0), tasks(2))
     await store.acquire_job("dead-worker", runner("worker@host-a:7:ab"), [JobStatus.QUEUED])
     assert len(await store.claim_tasks("dead-worker", "worker@host-a:7:ab", 2)) == 2
-    await store.record("dead-worker", [start(1, runner_id="worker@host-a:7:ab")])
+    await store.record_attempts("dead-worker", [start(1, runner_id="worker@host-a:7:ab")])
     await store.release_job("dead-worker", "worker@host-a:7:ab", JobStatus.INTERRUPTED, 2100.0)
     await store.create_job(job("queued", created_at=4.0), [])
 
@@ -557,7 +559,7 @@ async def test_release_job_only_by_its_runner(store: Store) -> None:
     await store.create_job(job(), tasks(1))
     await store.acquire_job("job-1", runner("r1"), [JobStatus.QUEUED])
     await store.claim_tasks("job-1", "r1", 1)
-    await store.record("job-1", [start(1)])
+    await store.record_attempts("job-1", [start(1)])
     assert await store.release_job("job-1", "r2", JobStatus.FAILED, 9.0) is False
     assert (await store.get_job("job-1")).status is JobStatus.RUNNING
     assert (await store.get_task("job-1", "t1")).lease_owner == "r1"
@@ -569,7 +571,7 @@ async def test_release_job_interrupts_running_tasks(store: Store) -> None:
     await store.acquire_job("job-1", runner("r1"), [JobStatus.QUEUED])
     await store.claim_tasks("job-1", "r1", 3)
     await store.claim_tasks("job-1", "other", 1)
-    await store.record(
+    await store.record_attempts(
         "job-1",
         [
             start(1),
@@ -640,7 +642,7 @@ async def test_cancel_open_tasks_leaves_running_ones(store: Store) -> None:
         job(), [task("a", 1), task("b", 2), task("c", 3, depends_on=("b",)), task("d", 4)]
     )
     await store.claim_tasks("job-1", "r1", 10)
-    await store.record("job-1", [start(1), start(4), finish(4)])
+    await store.record_attempts("job-1", [start(1), start(4), finish(4)])
     assert await store.cancel_open_tasks("job-1", 500.0) == 2
     assert await statuses(store) == {
         "a": S.RUNNING,
@@ -658,7 +660,7 @@ async def test_cancel_open_tasks_leaves_running_ones(store: Store) -> None:
 async def test_reopen_by_status_waits_for_reopened_dependencies(store: Store) -> None:
     await store.create_job(job(), [task("a", 1), task("b", 2, depends_on=("a",)), task("ok", 3)])
     await store.claim_tasks("job-1", "r1", 10)
-    await store.record(
+    await store.record_attempts(
         "job-1",
         [start(1), finish(1, S.FAILED, error="bad", result=[1], failures=2), start(3), finish(3)],
     )
@@ -674,16 +676,16 @@ async def test_reopen_by_status_waits_for_reopened_dependencies(store: Store) ->
     )
     assert a.attempts == 1  # attempt numbers keep counting
     await store.claim_tasks("job-1", "r1", 10)
-    await store.record("job-1", [start(1, attempt=2), finish(1, attempt=2)])
+    await store.record_attempts("job-1", [start(1, attempt=2), finish(1, attempt=2)])
     assert (await statuses(store))["b"] is S.QUEUED
 
 
 async def test_reopen_by_id_recounts_unmet_dependencies(store: Store) -> None:
     await store.create_job(job(), [task("a", 1), task("b", 2, depends_on=("a",))])
     await store.claim_tasks("job-1", "r1", 10)
-    await store.record("job-1", [start(1), finish(1)])
+    await store.record_attempts("job-1", [start(1), finish(1)])
     await store.claim_tasks("job-1", "r1", 10)
-    await store.record("job-1", [start(2), finish(2, S.PENDING, not_before=9.0)])
+    await store.record_attempts("job-1", [start(2), finish(2, S.PENDING, not_before=9.0)])
 
     assert await store.reopen_tasks("job-1", task_ids=["b", "missing"]) == 1
     b = await store.get_task("job-1", "b")
@@ -699,7 +701,7 @@ async def test_reopen_by_id_recounts_unmet_dependencies(store: Store) -> None:
 async def test_fail_tasks_marks_existing_ones_in_input_order(store: Store) -> None:
     await store.create_job(job(), [task("a", 1), task("b", 2), task("c", 3, depends_on=("a",))])
     await store.claim_tasks("job-1", "r1", 10)
-    await store.record("job-1", [start(1), finish(1), start(2), finish(2)])
+    await store.record_attempts("job-1", [start(1), finish(1), start(2), finish(2)])
     marked = await store.fail_tasks("job-1", ["b", "zzz", "a"], "validation failed")
     assert marked == ["b", "a"]
     a = await store.get_task("job-1", "a")
@@ -713,7 +715,7 @@ async def test_release_leases_leaves_the_job_alone(store: Store) -> None:
     await store.create_job(job(), tasks(3))
     await store.acquire_job("job-1", runner("r1"), [JobStatus.QUEUED])
     await store.claim_tasks("job-1", "r1", 2)
-    await store.record("job-1", [start(1)])
+    await store.record_attempts("job-1", [start(1)])
     await store.release_leases("job-1", "r1")
     assert (await store.get_job("job-1")).status is JobStatus.RUNNING
     assert {t.id: (t.status, t.lease_owner) for t in await store.list_tasks("job-1")} == {
@@ -731,7 +733,7 @@ async def test_release_leases_leaves_the_job_alone(store: Store) -> None:
 async def test_count_tasks(store: Store) -> None:
     await store.create_job(job(), [*tasks(3), task("w", 4, depends_on=("t1",))])
     await store.claim_tasks("job-1", "r1", 10)
-    await store.record("job-1", [start(1), start(2), finish(2, S.FAILED)])
+    await store.record_attempts("job-1", [start(1), start(2), finish(2, S.FAILED)])
     assert await store.count_tasks("job-1") == StatusCounts(
         pending=1, queued=1, running=1, failed=1
     )
@@ -742,7 +744,7 @@ async def test_count_tasks(store: Store) -> None:
 async def test_list_tasks_pages_filters_and_searches(store: Store) -> None:
     await store.create_job(job(), tasks(25))
     await store.claim_tasks("job-1", "r1", 3)
-    await store.record("job-1", [start(1), finish(1), start(2), finish(2, S.FAILED)])
+    await store.record_attempts("job-1", [start(1), finish(1), start(2), finish(2, S.FAILED)])
 
     first = await store.list_tasks("job-1", limit=10)
     assert [t.seq for t in first] == list(range(1, 11))
@@ -772,7 +774,7 @@ async def test_returned_tasks_are_copies(store: Store) -> None:
 async def test_any_json_result_roundtrips(store: Store, result: object) -> None:
     await store.create_job(job(), tasks(1))
     await store.claim_tasks("job-1", "r1", 1)
-    await store.record("job-1", [start(1), finish(1, result=result)])
+    await store.record_attempts("job-1", [start(1), finish(1, result=result)])
     assert (await store.get_task("job-1", "t1")).result == result
 
 

@@ -21,7 +21,6 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from taskfleet.engine.rate_limits import TooLarge
 from taskfleet.errors import FatalError, RetryableError
 from taskfleet.kinds.base import RunContext
 from taskfleet.kinds.llm.client import ClientPool
@@ -31,6 +30,7 @@ from taskfleet.kinds.llm.gate import EndpointGate, Ticket
 from taskfleet.kinds.llm.request import cache_key, parse_llm_spec
 from taskfleet.kinds.llm.stated_limits import stated_limits
 from taskfleet.kinds.llm.tokens import estimate_tokens
+from taskfleet.limits.rate_limits import TooLarge
 from taskfleet.model import RESPONSE_META, ErrorClass, Outcome
 
 if TYPE_CHECKING:
@@ -196,7 +196,7 @@ class LlmKind:
         )
         if ctx.activity is not None:
             tokens = 0.0 if totals is None else totals.get("total_tokens", 0.0)
-            ctx.activity.record(time.time(), tokens)
+            ctx.activity.count_request(time.time(), tokens)
         meta = {"status_code": status, "request_id": answer.headers.get("x-request-id")}
         if verdict.verdict is Action.OK:
             result = {**body, RESPONSE_META: meta} if isinstance(body, dict) else body

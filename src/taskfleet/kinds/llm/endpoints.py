@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from taskfleet.endpoint_config import DEFAULT_ENDPOINT
+from taskfleet.config.endpoints import DEFAULT_ENDPOINT
 
 __all__ = ["DEFAULT_BASE_URL", "Endpoint", "resolve_endpoint"]
 

@@ -3,7 +3,7 @@
 One gate per endpoint per process (the kind keeps them), shared by every
 task of every job this process runs against that endpoint, because the
 provider's limits are shared the same way. The pure limiters live in
-``taskfleet.engine.rate_limits``; this module only waits on them.
+``taskfleet.limits.rate_limits``; this module only waits on them.
 
 A request passes three doors in order: a concurrency slot (fixed
 ``max_concurrency`` when the endpoint states its limits, else AIMD), then,
@@ -20,18 +20,18 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from taskfleet.engine.activity import Activity
-from taskfleet.engine.rate_limits import (
+from taskfleet.kinds.llm.endpoints import Endpoint
+from taskfleet.kinds.llm.errors import Action
+from taskfleet.kinds.llm.stated_limits import StatedLimits
+from taskfleet.kinds.llm.tokens import CompletionEstimate
+from taskfleet.limits.rate_limits import (
     AdaptiveRate,
     AimdConcurrency,
     Cooldown,
     RateLimiter,
     Reservation,
 )
-from taskfleet.kinds.llm.endpoints import Endpoint
-from taskfleet.kinds.llm.errors import Action
-from taskfleet.kinds.llm.stated_limits import StatedLimits
-from taskfleet.kinds.llm.tokens import CompletionEstimate
+from taskfleet.limits.request_meter import RequestMeter
 
 __all__ = ["DEFAULT_COOLDOWN_S", "EndpointGate", "Ticket"]
 
@@ -99,7 +99,7 @@ class EndpointGate:
     def completion_estimate(self, model: str) -> CompletionEstimate:
         return self.completions.setdefault(model, CompletionEstimate())
 
-    async def admit(self, model: str, tokens: float, activity: Activity | None) -> Ticket:
+    async def admit(self, model: str, tokens: float, activity: RequestMeter | None) -> Ticket:
         """Wait for a slot and the budgets; raise TooLarge before waiting if it can never pass."""
         self.limiter(model).check_size(tokens)
         await self._take_slot(activity)
@@ -117,7 +117,7 @@ class EndpointGate:
             return int(self.aimd.limit)
         return self.endpoint.max_concurrency
 
-    async def _take_slot(self, activity: Activity | None) -> None:
+    async def _take_slot(self, activity: RequestMeter | None) -> None:
         if self.in_flight < self._capacity():
             self.in_flight += 1
             return
@@ -152,7 +152,9 @@ class EndpointGate:
                 waiter.set_result(None)
                 free -= 1
 
-    async def _reserve(self, model: str, tokens: float, activity: Activity | None) -> Reservation:
+    async def _reserve(
+        self, model: str, tokens: float, activity: RequestMeter | None
+    ) -> Reservation:
         limiter = self.limiter(model)
         adaptive = self._adaptive.get(model)
         waiting_on: str | None = None
@@ -222,7 +224,7 @@ class EndpointGate:
         self._free_slot()
 
 
-def _switch_wait(activity: Activity | None, old: str | None, new: str | None) -> str | None:
+def _switch_wait(activity: RequestMeter | None, old: str | None, new: str | None) -> str | None:
     if activity is not None and old != new:
         if old is not None:
             activity.end_wait(old)

@@ -1,0 +1,8 @@
+"""Task files and bodies in, validated as a whole: nothing bad reaches the store.
+
+``sources`` reads JSONL, JSON arrays, stdin and API bodies; ``fields``
+checks the common fields; ``taskfile`` turns objects into ``TaskSpec``s with
+each kind's own check. Every error names the file, the line and the field.
+May import: ``kinds`` (each kind parses its own fields), ``config``,
+``model``, ``errors``.
+"""
