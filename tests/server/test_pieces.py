@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-import taskfleet.cli.main  # noqa: F401  (first: it imports the command modules)
 from taskfleet.cli.serve_command import is_loopback
 from taskfleet.server.routes_batch import command_for, concurrency_for
 

@@ -1,4 +1,4 @@
-"""The ``taskfleet`` command: global options, settings, and error handling.
+"""The ``taskfleet`` command: the root group, its commands, and error handling.
 
 Kept light: heavy modules (rich's progress, the engine) are imported inside
 the commands that need them, so ``--help`` and ``status`` answer fast.
@@ -8,66 +8,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Sequence
 
 import click
 
-from taskfleet.cli import exit_codes
+from taskfleet.cli import exit_codes, query_commands, run_commands, serve_command
+from taskfleet.cli.common import CliState
 from taskfleet.errors import TaskfleetError
-
-if TYPE_CHECKING:
-    from taskfleet.config.settings import Settings
-    from taskfleet.store.base import Store
-
-T = TypeVar("T")
-
-
-@dataclass
-class CliState:
-    """What every command gets: the global flags, read once."""
-
-    db_flag: str | None
-
-    def settings(self, **flags: Any) -> Settings:
-        """Settings from flags > environment > taskfleet.toml > defaults."""
-        import logging
-
-        from taskfleet.config.settings import load_settings
-
-        settings = load_settings(Path.cwd(), os.environ, {"db": self.db_flag, **flags})
-        logging.basicConfig(
-            level=settings.log_level.upper(),
-            stream=sys.stderr,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
-        return settings
-
-    def run(self, body: Callable[[Store], Awaitable[T]], settings: Settings | None = None) -> T:
-        """Open the store, run ``body`` in an event loop, close the store."""
-        import asyncio
-
-        from taskfleet.store import open_store
-
-        store = open_store((settings or self.settings()).db)
-
-        async def main() -> T:
-            await store.open()
-            try:
-                return await body(store)
-            finally:
-                await store.close()
-                # Only a command that ran tasks has loaded kinds; others skip the import.
-                kinds = sys.modules.get("taskfleet.kinds")
-                if kinds is not None:
-                    await kinds.close_kinds()
-
-        return asyncio.run(main())
-
-
-pass_state = click.make_pass_decorator(CliState)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -87,8 +34,8 @@ def cli(ctx: click.Context, db: str | None) -> None:
 
 
 def _register_commands() -> None:
-    from taskfleet.cli import query_commands, run_commands, serve_command
-
+    # The command modules sit below this one and import only ``cli.common``:
+    # this module, at the top, puts their commands under the root group.
     for module in (run_commands, query_commands, serve_command):
         for command in module.COMMANDS:
             cli.add_command(command)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from taskfleet.cli.main import CliState, pass_state
+from taskfleet.cli.common import CliState, pass_state
 
 if TYPE_CHECKING:
     from taskfleet.model import JobStatus, TaskStatus

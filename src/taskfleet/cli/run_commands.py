@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from taskfleet.cli import exit_codes
-from taskfleet.cli.main import CliState, pass_state
+from taskfleet.cli.common import CliState, pass_state
 
 if TYPE_CHECKING:
     from taskfleet.config.settings import Settings

@@ -6,7 +6,7 @@ import ipaddress
 
 import click
 
-from taskfleet.cli.main import CliState, pass_state
+from taskfleet.cli.common import CliState, pass_state
 from taskfleet.errors import UsageError
 
 SHUTDOWN_GRACE_S = 3
