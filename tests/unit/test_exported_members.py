@@ -39,7 +39,7 @@ def test_each_public_name_is_importable_from_taskfleet(name: str) -> None:
 
 def test_an_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'Runner'"):
-        _ = taskfleet.Runner  # type: ignore[attr-defined]
+        _ = taskfleet.Runner
 
 
 def test_importing_taskfleet_loads_neither_the_api_nor_the_engine() -> None:
