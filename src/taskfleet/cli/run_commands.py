@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,8 +21,20 @@ if TYPE_CHECKING:
     from taskfleet.store.base import Store
 
 
-def _job_options(func: Any) -> Any:
-    options = [
+def _with_options(options: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
+    """A decorator that adds ``options`` to a command, shown in --help in this order."""
+
+    def decorate(func: Any) -> Any:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+# The job options of run and submit: limits, retries, fail-fast, validation, cache.
+_job_options = _with_options(
+    [
         click.option("--id", "job_id", metavar="JOB", help="Job id (default: a new unique id)."),
         click.option("--name", default="", help="A name for people."),
         click.option(
@@ -76,9 +89,7 @@ def _job_options(func: Any) -> Any:
             help="At most this many re-runs of tasks rejected by --validate.",
         ),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+)
 
 
 def _build_options(settings: Settings, flags: dict[str, Any]) -> JobOptions:
@@ -144,9 +155,9 @@ def _settings_for(state: CliState, flags: dict[str, Any]) -> Settings:
     )
 
 
-def _report_options(func: Any) -> Any:
-    """-o/--output, --json and --quiet: how run, resume and retry report the job's end."""
-    options = [
+# -o/--output, --json and --quiet: how run, resume and retry report the job's end.
+_report_options = _with_options(
+    [
         click.option(
             "-o",
             "--output",
@@ -156,9 +167,7 @@ def _report_options(func: Any) -> Any:
         click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON."),
         click.option("--quiet", "-q", is_flag=True, help="No progress, no summary."),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+)
 
 
 @click.command()
