@@ -1,6 +1,9 @@
-"""The command line: parses flags, calls ``service``, renders. Nothing imports it.
+"""The command line: parses flags, calls ``service``, renders. Only ``__main__`` imports it.
 
-May import: ``service``, ``config``, ``input``, ``store`` (to open one),
-``model``, ``errors``; heavy modules (rich's big parts, httpx, FastAPI) only
-inside the commands that need them, so that ``taskfleet --help`` is fast.
+``main`` (the root group) sits on top of the command modules, which share
+``common`` (settings, opening the store) and never import ``main`` or each
+other. May import: ``service``, ``config``, ``input``, ``store`` (to open
+one), ``model``, ``errors``, and ``server`` to start it (``serve``); heavy
+modules (rich's big parts, the engine, FastAPI) only inside the commands
+that need them, so that ``taskfleet --help`` is fast.
 """
