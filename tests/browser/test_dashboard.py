@@ -74,6 +74,7 @@ def screenshot_path(tmp_path: Path) -> Path:
 def test_dashboard_follows_a_job_and_retries_the_failed(
     live: LiveServer, page: Page, tmp_path: Path
 ) -> None:
+    # One piece: a user's story on one page, each step starting where the last left it.
     from playwright.sync_api import expect
 
     marker = live.root / "flaky-ran-once"

@@ -71,6 +71,7 @@ def test_sigterm_behaves_like_one_sigint(cli: Cli) -> None:
 
 
 def test_two_sigints_kill_running_tasks_and_their_children(cli: Cli) -> None:
+    # One piece: one live process taken through start, two Ctrl-Cs and a resume, in order.
     cli.write_tasks(
         "tasks.jsonl",
         [
