@@ -7,6 +7,7 @@ engine is asyncio only.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import os
@@ -17,14 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from taskfleet import service
+from taskfleet.config.db_url import MEMORY_URL, normalize_db_url
 from taskfleet.config.endpoints import check_endpoint_table
 from taskfleet.config.profiles import Profile, profiles_from_mapping
+from taskfleet.config.settings import Settings
 from taskfleet.engine.progress import ProgressSnapshot, TaskEvent
 from taskfleet.engine.runner import Runner
 from taskfleet.errors import JobFailed, JobNotFound, UsageError
-from taskfleet.input.taskfile import parse_tasks
 from taskfleet.kinds import close_kinds
-from taskfleet.model import FailFast, Job, JobOptions, JobStatus, TaskStatus
+from taskfleet.model import Job, JobOptions, JobStatus, RunMode, TaskStatus
 from taskfleet.service.results import result_record
 from taskfleet.store import open_store
 from taskfleet.store.base import Store
@@ -51,20 +53,18 @@ class Summary:
         return self.report[key]
 
 
-def _db_url(db: str | os.PathLike[str] | None) -> str:
-    if db is None:
-        return "memory://"
-    text = os.fspath(db)
-    if "://" in text:
-        return text
-    return f"sqlite:///{Path(text).resolve()}"
+def _settings_for_store(db: str | os.PathLike[str] | None) -> Settings:
+    """The Python API's settings: the defaults (no config file is read), on the store ``db``."""
+    url = MEMORY_URL if db is None else normalize_db_url(os.fspath(db), Path.cwd())
+    return Settings(db=url, concurrency=os.cpu_count() or 1)
 
 
 class Fleet:
     """An open store plus the service functions: submit, run, status, results, events."""
 
     def __init__(self, db: str | os.PathLike[str] | None = None) -> None:
-        self.store: Store = open_store(_db_url(db))
+        self.settings = _settings_for_store(db)
+        self.store: Store = open_store(self.settings.db)
         self._listeners: dict[str, list[asyncio.Queue[TaskEvent | None]]] = {}
 
     async def __aenter__(self) -> Fleet:
@@ -84,18 +84,16 @@ class Fleet:
         **options: Any,
     ) -> str:
         """Validate and store a job; return its id. Bad tasks raise TaskfileError."""
-        profiles = profiles_from_mapping(options.pop("profiles", None) or {})
-        job_options = make_options(profiles=profiles, **options)
-        specs = parse_tasks(
+        settings, job_options = keyword_options(self.settings, **options)
+        job = await service.submit(
+            self.store,
             tasks,
+            job_options,
+            service.TaskRules(profiles=settings.profiles),
             source_name="<tasks>",
-            profiles=profiles,
-            resource_limits=job_options.resource_limits,
-            endpoints=job_options.endpoints,
-        )
-        status = JobStatus.QUEUED if queued else JobStatus.INTERRUPTED
-        job = await service.create_job(
-            self.store, specs, job_options, job_id=job_id, name=name, status=status
+            job_id=job_id,
+            name=name,
+            queued=queued,
         )
         return job.job_id
 
@@ -103,7 +101,7 @@ class Fleet:
         self,
         job_id: str,
         *,
-        mode: str = "resume",
+        mode: RunMode | str = RunMode.RESUME,
         callables: Mapping[str, Callable[..., Any]] | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> Summary:
@@ -121,7 +119,8 @@ class Fleet:
             job = await service.run_job(
                 self.store,
                 job_id,
-                mode=mode,
+                mode=RunMode(mode),
+                lease_s=self.settings.lease,
                 callables=callables,
                 on_event=lambda event: self._publish(job_id, event),
                 on_runner=on_runner,
@@ -181,7 +180,8 @@ async def _report_progress(runner: Runner, callback: ProgressCallback) -> None:
             callback(runner.tracker.snapshot(time.time()))
 
 
-def make_options(
+def keyword_options(
+    base: Settings,
     *,
     concurrency: int | None = None,
     retries: int = 2,
@@ -190,36 +190,34 @@ def make_options(
     fail_fast: bool | str = False,
     validate: str | None = None,
     validate_rounds: int = 2,
-    profiles: Mapping[str, Profile] | None = None,
+    profiles: Mapping[str, Profile | Mapping[str, Any]] | None = None,
     resources: Mapping[str, int] | None = None,
     cwd: str | None = None,
     endpoints: Mapping[str, Mapping[str, Any]] | None = None,
     cache: bool = False,
-) -> JobOptions:
-    """JobOptions from Python keyword arguments (seconds, plain types).
+) -> tuple[Settings, JobOptions]:
+    """The settings and JobOptions of the keyword arguments of ``run``, ``map`` and ``submit``.
 
-    ``endpoints`` are ``[endpoints.NAME]`` tables as in taskfleet.toml, checked alike.
+    Seconds and plain types; ``profiles`` and ``endpoints`` are tables as in
+    taskfleet.toml (or Profile objects), checked alike.
     """
-    if fail_fast is True:
-        fail_fast_mode = FailFast.GRACEFUL
-    else:
-        fail_fast_mode = FailFast.NOW if fail_fast == "now" else FailFast.OFF
-    return JobOptions(
-        concurrency=concurrency or os.cpu_count() or 1,
+    settings = dataclasses.replace(
+        base,
+        concurrency=concurrency or base.concurrency,
         retries=retries,
-        retry_delay_s=retry_delay,
-        timeout_s=timeout,
-        fail_fast=fail_fast_mode,
+        retry_delay=retry_delay,
+        timeout=timeout,
+        profiles=profiles_from_mapping(profiles or {}),
+        resources=dict(resources or {}),
+        endpoints=_checked_endpoints(endpoints or {}),
+    )
+    overrides = service.JobOverrides(
+        fail_fast=service.fail_fast_mode(fail_fast),
         validate_cmd=validate,
         validate_rounds=validate_rounds,
-        profile_limits={
-            name: p.concurrency for name, p in (profiles or {}).items() if p.concurrency
-        },
-        resource_limits=dict(resources or {}),
-        cwd=cwd or os.getcwd(),
-        endpoints=_checked_endpoints(endpoints or {}),
         cache=cache,
     )
+    return settings, service.job_options(settings, cwd or os.getcwd(), overrides)
 
 
 def _checked_endpoints(
@@ -282,6 +280,26 @@ def _code_fingerprint(fn: Callable[..., Any]) -> str:
     return digest.hexdigest()[:16]
 
 
+def _map_job(fn: Callable[..., Any], items: Iterable[Any]) -> tuple[str, str, list[dict[str, Any]]]:
+    """The function's key, the job id and the tasks of ``map(fn, items)``.
+
+    The job id is a hash of the function and the items, so that a call after
+    a crash finds the job of the call that crashed.
+    """
+    materialised = list(items)
+    function_key = f"{fn.__module__}:{fn.__qualname__}"
+    try:
+        payload = json.dumps([function_key, _code_fingerprint(fn), materialised], sort_keys=True)
+    except TypeError as exc:
+        raise UsageError(f"map items must be JSON-serialisable to be stored: {exc}") from exc
+    job_id = "map-" + hashlib.sha256(payload.encode()).hexdigest()[:16]
+    tasks = [
+        {"id": str(index), "kind": "python", "function": function_key, "args": [item]}
+        for index, item in enumerate(materialised)
+    ]
+    return function_key, job_id, tasks
+
+
 def map(
     fn: Callable[..., Any],
     items: Iterable[Any],
@@ -296,17 +314,7 @@ def map(
     and items after a crash runs only what had not succeeded. Raises JobFailed
     (with every failed item's error) if any item still fails.
     """
-    materialised = list(items)
-    function_key = f"{fn.__module__}:{fn.__qualname__}"
-    try:
-        payload = json.dumps([function_key, _code_fingerprint(fn), materialised], sort_keys=True)
-    except TypeError as exc:
-        raise UsageError(f"map items must be JSON-serialisable to be stored: {exc}") from exc
-    job_id = "map-" + hashlib.sha256(payload.encode()).hexdigest()[:16]
-    tasks = [
-        {"id": str(index), "kind": "python", "function": function_key, "args": [item]}
-        for index, item in enumerate(materialised)
-    ]
+    function_key, job_id, tasks = _map_job(fn, items)
 
     async def main() -> Summary:
         async with Fleet(db) as fleet:
@@ -315,7 +323,7 @@ def map(
             except JobNotFound:
                 await fleet.submit(tasks, job_id=job_id, queued=False, **options)
                 job = await fleet.store.get_job(job_id)
-            mode = "retry" if job.status.is_final else "resume"
+            mode = RunMode.RETRY if job.status.is_final else RunMode.RESUME
             return await fleet.run(
                 job_id, mode=mode, callables={function_key: fn}, on_progress=on_progress
             )

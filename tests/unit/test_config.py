@@ -10,14 +10,9 @@ from typing import Any
 
 import pytest
 
+from taskfleet.config.db_url import mask_password, normalize_db_url
 from taskfleet.config.profiles import Profile, parse_template
-from taskfleet.config.settings import (
-    Settings,
-    describe,
-    load_settings,
-    mask_password,
-    normalize_db_url,
-)
+from taskfleet.config.settings import Settings, describe, load_settings
 from taskfleet.errors import ConfigError, UsageError
 
 

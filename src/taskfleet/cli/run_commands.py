@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +16,7 @@ from taskfleet.cli.common import CliState, pass_state
 if TYPE_CHECKING:
     from taskfleet.config.settings import Settings
     from taskfleet.engine.runner import Runner
-    from taskfleet.model import Job, JobOptions
+    from taskfleet.model import Job, JobOptions, RunMode
     from taskfleet.store.base import Store
 
 
@@ -93,56 +92,33 @@ _job_options = _with_options(
 
 
 def _build_options(settings: Settings, flags: dict[str, Any]) -> JobOptions:
-    from taskfleet.model import FailFast, JobOptions
+    from taskfleet import service
 
-    fail_fast = FailFast.OFF
-    if flags["fail_fast_now"]:
-        fail_fast = FailFast.NOW
-    elif flags["fail_fast"]:
-        fail_fast = FailFast.GRACEFUL
-    return JobOptions(
-        concurrency=settings.concurrency,
-        retries=settings.retries,
-        retry_delay_s=settings.retry_delay,
-        timeout_s=settings.timeout,
-        fail_fast=fail_fast,
+    overrides = service.JobOverrides(
+        fail_fast=service.fail_fast_mode("now" if flags["fail_fast_now"] else flags["fail_fast"]),
         validate_cmd=flags["validate_cmd"],
         validate_rounds=flags["validate_rounds"],
-        profile_limits={
-            name: p.concurrency for name, p in settings.profiles.items() if p.concurrency
-        },
-        resource_limits=dict(settings.resources),
-        cwd=str(Path.cwd()),
-        endpoints={name: dict(table) for name, table in settings.endpoints.items()},
         cache=flags["cache"],
     )
+    # The flags --concurrency, --retries, --retry-delay and --timeout are in the settings.
+    return service.job_options(settings, str(Path.cwd()), overrides)
 
 
 async def _store_job(
     store: Store, source: str, settings: Settings, flags: dict[str, Any], *, queued: bool
 ) -> Job:
     from taskfleet import service
-    from taskfleet.input.taskfile import parse_tasks
-    from taskfleet.model import JobStatus
 
-    stream = sys.stdin if source == "-" else source
-    tasks = parse_tasks(
-        stream,
-        source_name="<stdin>" if source == "-" else source,
-        profiles=settings.profiles,
-        resource_limits=settings.resources,
-        endpoints=settings.endpoints,
-    )
-    return await service.create_job(
+    return await service.submit(
         store,
-        tasks,
+        source,
         _build_options(settings, flags),
+        service.TaskRules(profiles=settings.profiles),
         job_id=flags["job_id"],
         name=flags["name"],
-        # `run` keeps its job away from workers: it is stored as not running,
-        # resumable, and this process acquires it at once. Had it crashed in
-        # between, `interrupted` is the truth.
-        status=JobStatus.QUEUED if queued else JobStatus.INTERRUPTED,
+        # `run` keeps its job away from workers (queued=False): this process
+        # acquires it at once.
+        queued=queued,
     )
 
 
@@ -188,8 +164,12 @@ def run(
     settings = _settings_for(state, flags)
 
     async def body(store: Store) -> tuple[int, dict[str, Any]]:
+        from taskfleet.model import RunMode
+
         job = await _store_job(store, file, settings, flags, queued=False)
-        return await _run_and_report(store, job.job_id, "run", output, as_json, quiet)
+        return await _run_and_report(
+            store, job.job_id, RunMode.RUN, settings.lease, output, as_json, quiet
+        )
 
     code, _ = state.run(body, settings)
     raise click.exceptions.Exit(code)
@@ -210,8 +190,8 @@ def submit(state: CliState, /, file: str, **flags: Any) -> None:
     click.echo(job.job_id)
 
 
-def _resume_like(mode: str) -> Any:
-    @click.command(name=mode)
+def _resume_like(name: str) -> Any:
+    @click.command(name=name)
     @click.argument("job_id", metavar="JOB")
     @_report_options
     @pass_state
@@ -223,22 +203,34 @@ def _resume_like(mode: str) -> Any:
         as_json: bool,
         quiet: bool,
     ) -> None:
-        async def body(store: Store) -> tuple[int, dict[str, Any]]:
-            return await _run_and_report(store, job_id, mode, output, as_json, quiet)
+        from taskfleet.model import RunMode
 
-        code, _ = state.run(body)
+        settings = state.settings()
+
+        async def body(store: Store) -> tuple[int, dict[str, Any]]:
+            return await _run_and_report(
+                store, job_id, RunMode(name), settings.lease, output, as_json, quiet
+            )
+
+        code, _ = state.run(body, settings)
         raise click.exceptions.Exit(code)
 
     command.help = (
         "Continue an interrupted (or queued) job: every task that has not succeeded runs."
-        if mode == "resume"
+        if name == "resume"
         else "Run again only the tasks that ended failed, cancelled or skipped, with fresh retries."
     )
     return command
 
 
 async def _run_and_report(
-    store: Store, job_id: str, mode: str, output: str | None, as_json: bool, quiet: bool
+    store: Store,
+    job_id: str,
+    mode: RunMode,
+    lease_s: float,
+    output: str | None,
+    as_json: bool,
+    quiet: bool,
 ) -> tuple[int, dict[str, Any]]:
     import asyncio
 
@@ -253,7 +245,7 @@ async def _run_and_report(
             watchers.append(asyncio.ensure_future(watch(runner)))
 
     try:
-        job = await service.run_job(store, job_id, mode=mode, on_runner=on_runner)
+        job = await service.run_job(store, job_id, mode=mode, lease_s=lease_s, on_runner=on_runner)
     finally:
         for watcher in watchers:
             watcher.cancel()
@@ -330,10 +322,18 @@ def _remove_signal_handlers() -> None:
 @pass_state
 def worker(state: CliState, /, concurrency: int | None, poll: float, once: bool) -> None:
     """Run queued jobs from the store until stopped; many workers may share one store."""
-    state.run(lambda store: _run_worker(store, concurrency=concurrency, poll_s=poll, once=once))
+    settings = state.settings()
+    state.run(
+        lambda store: _run_worker(
+            store, concurrency=concurrency, poll_s=poll, once=once, lease_s=settings.lease
+        ),
+        settings,
+    )
 
 
-async def _run_worker(store: Store, *, concurrency: int | None, poll_s: float, once: bool) -> None:
+async def _run_worker(
+    store: Store, *, concurrency: int | None, poll_s: float, once: bool, lease_s: float
+) -> None:
     import asyncio
 
     from taskfleet.service.worker import Worker
@@ -341,7 +341,7 @@ async def _run_worker(store: Store, *, concurrency: int | None, poll_s: float, o
     def say(message: str) -> None:
         click.echo(message, err=True)
 
-    worker = Worker(store, concurrency=concurrency, poll_s=poll_s, on_message=say)
+    worker = Worker(store, concurrency=concurrency, poll_s=poll_s, lease_s=lease_s, on_message=say)
     presses = 0
 
     def on_signal() -> None:

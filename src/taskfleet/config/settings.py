@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from taskfleet.config.db_url import mask_password, normalize_db_url
 from taskfleet.config.endpoints import check_endpoint_table
 from taskfleet.config.profiles import Profile, parse_profile, show_value
 from taskfleet.errors import ConfigError
@@ -28,7 +29,6 @@ __all__ = [
     "Settings",
     "describe",
     "load_settings",
-    "normalize_db_url",
 ]
 
 DEFAULT_DB = "sqlite:///.taskfleet/taskfleet.db"
@@ -60,8 +60,12 @@ class Settings:
 
     @property
     def profile_limits(self) -> dict[str, int]:
-        """Concurrency limit of each profile that has one (for JobOptions)."""
-        return {p.name: p.concurrency for p in self.profiles.values() if p.concurrency}
+        """Concurrency limit of each profile that has one (for JobOptions).
+
+        Keyed as tasks name the profiles: by the mapping's key, which the
+        Python API's ``profiles=`` may choose apart from ``Profile.name``.
+        """
+        return {name: p.concurrency for name, p in self.profiles.items() if p.concurrency}
 
 
 # -- scalar settings --------------------------------------------------------
@@ -152,32 +156,6 @@ def _default(scalar: _Scalar, cwd: Path) -> Any:
     if scalar.key == "concurrency":
         return os.cpu_count() or 1
     return scalar.default
-
-
-def normalize_db_url(value: str, cwd: Path) -> str:
-    """An absolute store URL: bare or relative SQLite paths resolve against ``cwd``."""
-    if not value.strip():
-        raise ConfigError("the database URL is empty")
-    if value.startswith(("postgresql://", "postgresql+", "postgres://", "memory://")):
-        return value
-    if value.startswith("sqlite://"):
-        path = value.removeprefix("sqlite:///") if value.startswith("sqlite:///") else ""
-        if not path:
-            raise ConfigError(f"expected sqlite:///PATH, got {show_value(value)}")
-        if path == ":memory:":
-            return value
-    elif "://" in value:
-        scheme = value.split("://", 1)[0]
-        raise ConfigError(f"unsupported database URL scheme '{scheme}://'")
-    else:
-        path = value
-    try:
-        resolved = Path(path).expanduser()
-    except RuntimeError as exc:  # "~someone" without such a user
-        raise ConfigError(f"cannot resolve {show_value(value)}: {exc}") from None
-    if not resolved.is_absolute():
-        resolved = cwd / resolved
-    return "sqlite:///" + os.path.normpath(resolved)
 
 
 # -- the configuration file --------------------------------------------------
@@ -311,16 +289,6 @@ def _is_secret(key: str) -> bool:
 def _table_text(table: Mapping[str, Any]) -> str:
     shown = ("***" if _is_secret(k) else show_value(v) for k, v in table.items())
     return ", ".join(f"{k}={text}" for k, text in zip(table, shown, strict=True))
-
-
-def mask_password(url: str) -> str:
-    """A store URL fit to print: a password in it becomes ``***``."""
-    scheme, sep, rest = url.partition("://")
-    userinfo, at, host = rest.rpartition("@")
-    if not sep or not at or ":" not in userinfo:
-        return url
-    user = userinfo.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}"
 
 
 def describe(settings: Settings) -> list[tuple[str, str, str]]:

@@ -2,7 +2,8 @@
 
 ``sources`` reads JSONL, JSON arrays, stdin and API bodies; ``fields``
 checks the common fields; ``taskfile`` turns objects into ``TaskSpec``s with
-each kind's own check. Every error names the file, the line and the field.
-May import: ``kinds`` (each kind parses its own fields), ``config``,
+each kind's own check; ``dependencies`` checks ``depends_on`` across the
+whole input (unknown ids, cycles). Every error names the file, the line
+and the field. May import: ``kinds`` (each kind parses its own fields), ``config``,
 ``model``, ``errors``.
 """

@@ -8,9 +8,10 @@ stopping at the first; after the input ends it checks the whole file
 issues. The store inserts what it is given in one transaction and rolls back
 when the generator raises, so bad input stores nothing.
 
-This module checks each task and the whole input; the input formats are read
-in :mod:`taskfleet.input.sources`, the common fields and profile templates
-converted in :mod:`taskfleet.input.fields`.
+This module checks each task; the input formats are read in
+:mod:`taskfleet.input.sources`, the common fields and profile templates
+converted in :mod:`taskfleet.input.fields`, the dependencies across the
+whole input checked in :mod:`taskfleet.input.dependencies`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any, TextIO, cast
 
 from taskfleet.config.profiles import Profile, parse_template
 from taskfleet.errors import FieldError, TaskfileError, TaskfileIssue, UsageError
+from taskfleet.input.dependencies import dependency_issues
 from taskfleet.input.fields import COMMON_FIELDS as COMMON_FIELDS  # public here too
 from taskfleet.input.fields import (
     CONVERTERS,
@@ -292,52 +294,15 @@ class _SpecBuilder:
 
     def finish(self) -> None:
         """Check dependencies across the input; raise TaskfileError if anything was wrong."""
-        if self.ids_complete:
-            for line, depends_on in self.edges.values():
-                for dep in depends_on:
-                    if dep not in self.first_line:
-                        self.add_issue(line, "depends_on", f"unknown task id '{dep}'")
-        for cycle in _find_cycles(self.edges):
-            self.add_issue(
-                self.edges[cycle[0]][0], "depends_on", f"dependency cycle: {_path(cycle)}"
-            )
+        issues = dependency_issues(self.edges, self.first_line, ids_complete=self.ids_complete)
+        for line, message in issues:
+            self.add_issue(line, "depends_on", message)
         dropped = self.problems - len(self.issues)
         if dropped:
             more = TaskfileIssue(self.source, None, None, f"... and {dropped} more problems")
             self.issues.append(more)
         if self.issues:
             raise TaskfileError(self.issues)
-
-
-def _find_cycles(edges: Mapping[str, tuple[int, tuple[str, ...]]]) -> Iterator[list[str]]:
-    """Each cycle closed by a back edge of a depth-first walk, as ids a, b, ..., a."""
-    done: set[str] = set()
-    for root in edges:
-        if root in done:
-            continue
-        path = [root]
-        on_path = {root: 0}  # id -> its index in path
-        stack = [iter(edges[root][1])]
-        while stack:
-            for dep in stack[-1]:
-                if dep in on_path:
-                    yield [*path[on_path[dep] :], dep]
-                elif dep in edges and dep not in done:
-                    on_path[dep] = len(path)
-                    path.append(dep)
-                    stack.append(iter(edges[dep][1]))
-                    break
-            else:
-                stack.pop()
-                node = path.pop()
-                del on_path[node]
-                done.add(node)
-
-
-def _path(ids: list[str]) -> str:
-    if len(ids) <= 12:
-        return " -> ".join(ids)
-    return " -> ".join([*ids[:10], "...", ids[-1]]) + f" ({len(ids) - 1} tasks)"
 
 
 # -- public API ------------------------------------------------------------------

@@ -11,7 +11,8 @@ from fastapi import Depends, Query, Request
 from taskfleet.config.settings import Settings
 from taskfleet.kinds import Kind, get_kind
 from taskfleet.kinds.restricted import kinds_without_commands
-from taskfleet.model import JobStatus
+from taskfleet.model import JobOptions, JobStatus
+from taskfleet.service.submit import JobOverrides, TaskRules, job_options
 from taskfleet.store.base import Store
 
 
@@ -33,6 +34,15 @@ class ServerContext:
     def kinds(self) -> Callable[[str], Kind]:
         """How submitted tasks look up their kind: without commands under --no-shell."""
         return kinds_without_commands if self.no_shell else get_kind
+
+    @property
+    def task_rules(self) -> TaskRules:
+        """What submitted tasks are checked against: the settings' profiles, the allowed kinds."""
+        return TaskRules(profiles=self.settings.profiles, kinds=self.kinds)
+
+    def job_options(self, overrides: JobOverrides) -> JobOptions:
+        """Options of a job submitted here: ``overrides`` over the settings, run in ``root``."""
+        return job_options(self.settings, self.root, overrides)
 
     def open_store(self) -> Store:
         """The store; only while the app runs."""

@@ -6,9 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from taskfleet.api import make_options
-from taskfleet.config.settings import Settings
-from taskfleet.model import JobOptions
+from taskfleet.service.submit import JobOverrides, fail_fast_mode
 
 
 class JobCreate(BaseModel):
@@ -27,38 +25,17 @@ class JobCreate(BaseModel):
     validate_cmd: str | None = Field(None, alias="validate", min_length=1)
     validate_rounds: int = Field(2, ge=0)
 
-    def options(self, settings: Settings, cwd: str) -> JobOptions:
-        """JobOptions: the body's values over the server's settings, as flags over config."""
-        return job_options(
-            settings,
-            cwd,
+    def overrides(self) -> JobOverrides:
+        """The body's options over the server's settings, as flags over config (None: setting)."""
+        return JobOverrides(
             concurrency=self.concurrency,
             retries=self.retries,
-            retry_delay=self.retry_delay,
-            timeout=self.timeout,
-            fail_fast=self.fail_fast,
-            validate=self.validate_cmd,
+            retry_delay_s=self.retry_delay,
+            timeout_s=self.timeout,
+            fail_fast=fail_fast_mode(self.fail_fast),
+            validate_cmd=self.validate_cmd,
             validate_rounds=self.validate_rounds,
         )
-
-
-def job_options(settings: Settings, cwd: str, **given: Any) -> JobOptions:
-    """Options from keyword values (None: the setting's value) and the settings."""
-    defaults = {
-        "concurrency": settings.concurrency,
-        "retries": settings.retries,
-        "retry_delay": settings.retry_delay,
-        "timeout": settings.timeout,
-    }
-    values = {key: value for key, value in given.items() if value is not None}
-    merged = {**defaults, **values}
-    return make_options(
-        **merged,
-        profiles=settings.profiles,
-        resources=settings.resources,
-        cwd=cwd,
-        endpoints=settings.endpoints,
-    )
 
 
 class Progress(BaseModel):

@@ -28,7 +28,6 @@ from taskfleet.server.models import (
     BatchTarget,
     BatchTests,
     BatchValidation,
-    job_options,
 )
 from taskfleet.service.results import result_record
 from taskfleet.store.base import Store
@@ -65,10 +64,8 @@ async def submit(
 ) -> dict[str, Any]:
     """Queue the tasks as a job and answer with the job in the batch shape."""
     store = context.open_store()
-    options = job_options(context.settings, context.root, concurrency=concurrency_for(parallel))
-    job = await service.submit_objects(
-        store, tasks, options, profiles=context.settings.profiles, kinds=context.kinds
-    )
+    options = context.job_options(service.JobOverrides(concurrency=concurrency_for(parallel)))
+    job = await service.submit(store, tasks, options, context.task_rules, source_name="<body>")
     context.wake_worker()
     return await batch_job(store, job.job_id, with_results=False)
 

@@ -55,14 +55,14 @@ async def create_job(body: JobCreate, context: ContextDep) -> dict[str, Any]:
     if context.no_shell and body.validate_cmd:
         raise_field("validate", "a validation command is turned off on this server (--no-shell)")
     store = context.open_store()
-    job = await service.submit_objects(
+    job = await service.submit(
         store,
         body.tasks,
-        body.options(context.settings, context.root),
-        profiles=context.settings.profiles,
+        context.job_options(body.overrides()),
+        context.task_rules,
+        source_name="<body>",
         job_id=body.id,
         name=body.name,
-        kinds=context.kinds,
     )
     context.wake_worker()
     return await job_object(store, job.job_id)

@@ -16,8 +16,8 @@ from pydantic import BaseModel, Field
 
 from taskfleet.errors import NotFound, TaskfileError, UsageError
 from taskfleet.server.context import ContextDep, StoreDep
-from taskfleet.server.models import job_options
 from taskfleet.service import openai_batches
+from taskfleet.service.submit import JobOverrides
 
 router = APIRouter(prefix="/v1", tags=["openai batch"])
 T = TypeVar("T")
@@ -100,6 +100,9 @@ async def file_content(file_id: str, store: StoreDep) -> Response:
 async def create_batch(body: BatchCreate, context: ContextDep) -> dict[str, Any]:
     """Check the input file whole and queue its requests as a job; nothing is stored if bad."""
     store = context.open_store()
+    concurrency = openai_batches.batch_concurrency(
+        context.settings.endpoints, context.settings.concurrency
+    )
     job = await _answer(
         openai_batches.create_batch(
             store,
@@ -107,13 +110,7 @@ async def create_batch(body: BatchCreate, context: ContextDep) -> dict[str, Any]
             endpoint=body.endpoint,
             completion_window=body.completion_window,
             metadata=body.metadata,
-            options=job_options(
-                context.settings,
-                context.root,
-                concurrency=openai_batches.batch_concurrency(
-                    context.settings.endpoints, context.settings.concurrency
-                ),
-            ),
+            options=context.job_options(JobOverrides(concurrency=concurrency)),
         )
     )
     context.wake_worker()

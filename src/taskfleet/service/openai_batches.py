@@ -15,9 +15,9 @@ import json
 import time
 import uuid
 from collections.abc import Iterator, Mapping
+from functools import partial
 from typing import Any
 
-from taskfleet import service
 from taskfleet.errors import (
     FileNotFound,
     JobNotFound,
@@ -26,10 +26,13 @@ from taskfleet.errors import (
     TaskfileIssue,
     UsageError,
 )
-from taskfleet.input.taskfile import parse_tasks
 from taskfleet.kinds import Kind, get_kind
 from taskfleet.model import Job, JobOptions, JobStatus, StoredFile, TaskSpec, TaskStatus
+from taskfleet.service.control import cancel_job
+from taskfleet.service.reports import JobReport, job_report
 from taskfleet.service.results import openai_batch_record
+from taskfleet.service.submit import TaskRules, submit
+from taskfleet.service.tasks import iter_tasks
 from taskfleet.store.base import Store
 
 BATCH_KEY = "openai_batch"  # the job metadata key of a batch
@@ -114,21 +117,25 @@ async def create_batch(
     if stored.purpose != INPUT_PURPOSE:
         raise UsageError(f"file '{input_file_id}' has purpose '{stored.purpose}', not 'batch'")
     text = _decode(await store.read_file(input_file_id), stored.filename)
-    tasks = parse_tasks(
-        io.StringIO(text), source_name=stored.filename, kinds=_llm_only, endpoints=options.endpoints
-    )
-    job_hex = uuid.uuid4().hex[:24]
     batch = {
         "input_file_id": input_file_id,
         "endpoint": endpoint,
         "completion_window": completion_window,
         "metadata": dict(metadata) if metadata else None,
     }
-    return await service.create_job(
+    # Request lines, not taskfleet tasks: no profiles, and resources go unchecked.
+    rules = TaskRules(
+        kinds=_llm_only,
+        known_resources_only=False,
+        last_check=partial(_for_endpoint, endpoint=endpoint, source=stored.filename),
+    )
+    return await submit(
         store,
-        _for_endpoint(tasks, endpoint, stored.filename),
+        io.StringIO(text),
         options,
-        job_id=f"batch_{job_hex}",
+        rules,
+        source_name=stored.filename,
+        job_id=f"batch_{uuid.uuid4().hex[:24]}",
         name=f"openai batch of {stored.filename}",
         metadata={BATCH_KEY: batch},
     )
@@ -158,7 +165,7 @@ def _for_endpoint(tasks: Iterator[TaskSpec], endpoint: str, source: str) -> Iter
 
 async def batch_object(store: Store, batch_id: str) -> dict[str, Any]:
     """A batch as the OpenAI API describes it; its result files are made once it ended."""
-    report = await service.job_report(store, batch_id)
+    report = await job_report(store, batch_id)
     batch = report.job.metadata.get(BATCH_KEY)
     if not isinstance(batch, dict):
         raise JobNotFound(batch_id)
@@ -200,12 +207,12 @@ async def list_batches(store: Store, *, limit: int, after: str | None) -> dict[s
 async def cancel_batch(store: Store, batch_id: str) -> dict[str, Any]:
     """Cancel a batch: requests not sent are not sent; the answered ones stay in its output."""
     await batch_object(store, batch_id)  # 404 unless it is a batch
-    await service.cancel_job(store, batch_id)
+    await cancel_job(store, batch_id)
     return await batch_object(store, batch_id)
 
 
 def _render(
-    report: service.JobReport,
+    report: JobReport,
     batch: Mapping[str, Any],
     output_id: str | None,
     error_id: str | None,
@@ -289,7 +296,7 @@ async def _make_result_files(
     store: Store, job: Job, output_id: str, error_id: str
 ) -> tuple[StoredFile, StoredFile]:
     answered, failed = io.StringIO(), io.StringIO()
-    async for task in service.iter_tasks(store, job.job_id):
+    async for task in iter_tasks(store, job.job_id):
         record = openai_batch_record(task)
         response = record["response"]
         ok = response is not None and 200 <= int(response["status_code"]) < 300

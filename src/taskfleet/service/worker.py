@@ -16,7 +16,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from taskfleet.engine.liveness import new_runner, reap_if_dead
+from taskfleet.engine.liveness import DEFAULT_LEASE_S, new_runner, reap_if_dead
 from taskfleet.engine.runner import Runner
 from taskfleet.model import WORKER_CLAIMABLE_JOB_STATES, JobStatus
 from taskfleet.store.base import Store
@@ -37,10 +37,12 @@ class Worker:
         *,
         concurrency: int | None = None,
         poll_s: float = 1.0,
+        lease_s: float = DEFAULT_LEASE_S,
         on_message: Callable[[str], None] = _quiet,
     ) -> None:
         self.store = store
         self.concurrency = concurrency
+        self.lease_s = lease_s  # Settings.lease: how long a job stays ours without a heartbeat
         self.poll_s = poll_s
         self.on_message = on_message
         self._stopping = asyncio.Event()
@@ -79,7 +81,7 @@ class Worker:
         take the same job.
         """
         await self._reap_dead_runners()
-        info = new_runner(worker=True)
+        info = new_runner(self.lease_s, worker=True)
         job = await self.store.claim_queued_job(info)
         if job is None:
             return False

@@ -14,13 +14,14 @@ __all__ = ["Store", "open_store"]
 
 
 def open_store(url: str) -> Store:
-    """A store for ``url``: ``sqlite:///path``, a bare path, ``memory://`` or ``postgresql://``.
+    """A store for a normalised URL: ``sqlite:///path``, ``memory://`` or ``postgresql://``.
 
-    The store is not opened yet: ``await store.open()``.
+    Entry points normalise what users write first (``config.db_url``); any
+    other form is refused here. The store is not opened yet: ``await store.open()``.
     """
     from taskfleet.errors import UsageError
 
-    if url.startswith("memory:"):
+    if url.startswith("memory://"):
         from taskfleet.store.memory.store import MemoryStore
 
         return MemoryStore()
@@ -29,12 +30,13 @@ def open_store(url: str) -> Store:
     if url.startswith("postgresql+") and "://" in url:
         # SQLAlchemy-style postgresql+psycopg://: the driver is always psycopg here.
         return _postgres_store("postgresql://" + url.split("://", 1)[1])
-    from taskfleet.store.sqlite.store import SqliteStore
+    if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
+        from taskfleet.store.sqlite.store import SqliteStore
 
-    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
-    if url.startswith("sqlite://") and not url.startswith("sqlite:///"):
-        raise UsageError(f"bad store URL '{url}': use sqlite:///path/to/file.db")
-    return SqliteStore(path)
+        return SqliteStore(url.removeprefix("sqlite:///"))
+    raise UsageError(
+        f"bad store URL '{url}': expected sqlite:///PATH, memory:// or postgresql://..."
+    )
 
 
 def _postgres_store(url: str) -> Store:
