@@ -348,3 +348,22 @@ def test_run_accepts_profiles_and_resources_as_plain_tables() -> None:
     assert summary.results[0]["result"]["stdout"] == "it's $(nothing)"
     with pytest.raises(taskfleet.TaskfleetError):
         taskfleet.run([{"duration": 0}], profiles={"bad": {"concurrency": 0}})
+
+
+async def test_fleet_runs_with_the_lease_of_its_settings_and_takes_run_modes(
+    tmp_path: Path,
+) -> None:
+    import dataclasses
+
+    from taskfleet.model import RunMode
+
+    async with taskfleet.Fleet(db=tmp_path / "lease.db") as fleet:
+        assert fleet.settings.db == f"sqlite:///{tmp_path / 'lease.db'}"
+        assert fleet.settings.lease == 30.0  # the default: the Python API reads no config file
+        fleet.settings = dataclasses.replace(fleet.settings, lease=4.0)
+        job_id = await fleet.submit([{"id": "a", "duration": 0}], retries=0)
+        summary = await fleet.run(job_id, mode=RunMode.RESUME)
+        again = await fleet.run(job_id, mode="retry")  # the words still work
+        job = await fleet.store.get_job(job_id)
+    assert summary.ok and again.ok
+    assert job.runner is not None and job.runner.lease_s == 4.0

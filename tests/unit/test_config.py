@@ -158,6 +158,30 @@ def test_normalize_db_url_rejects(value: str) -> None:
         normalize_db_url(value, Path("/work"))
 
 
+@pytest.mark.parametrize(
+    ("value", "store_class"),
+    [
+        ("runs.db", "SqliteStore"),
+        ("sqlite:///rel/tf.db", "SqliteStore"),
+        ("sqlite:///:memory:", "SqliteStore"),
+        ("memory://", "MemoryStore"),
+    ],
+)
+def test_open_store_takes_what_the_normaliser_makes(value: str, store_class: str) -> None:
+    from taskfleet.store import open_store
+
+    store = open_store(normalize_db_url(value, Path("/work")))  # made, not opened
+    assert type(store).__name__ == store_class
+
+
+@pytest.mark.parametrize("value", ["runs.db", "memory:", "sqlite://", "sqlite:///", "mysql://h/db"])
+def test_open_store_refuses_what_was_not_normalised(value: str) -> None:
+    from taskfleet.store import open_store
+
+    with pytest.raises(UsageError, match="bad store URL"):
+        open_store(value)
+
+
 def test_db_from_any_source_resolves_against_cwd(tmp_path: Path) -> None:
     assert load(tmp_path, db="x.db").db == f"sqlite:///{tmp_path}/x.db"
     assert load(tmp_path, {"TASKFLEET_DB": "y.db"}).db == f"sqlite:///{tmp_path}/y.db"
