@@ -74,13 +74,9 @@ async def run_job(
         host = job.runner.host if job.runner else "?"
         pid = job.runner.pid if job.runner else "?"
         raise JobConflict(f"job '{job_id}' is running in process {pid} on {host}")
-    from_statuses: Collection[JobStatus] = RESUMABLE_JOB_STATES
-    if mode is RunMode.RETRY:
-        if not await _reopen_for_retry(store, job):
-            return job
-        from_statuses = SELECTIVE_RETRY_JOB_STATES
-    elif job.status.is_final:
-        return job  # resume of an ended job: nothing to do
+    from_statuses = await _states_to_take_from(store, job, mode)
+    if from_statuses is None:
+        return job  # an ended job: resumed, or retried with nothing to retry
     from taskfleet.engine.runner import Runner
 
     runner = Runner(
@@ -94,6 +90,15 @@ async def run_job(
     if on_runner is not None:
         on_runner(runner)
     return await runner.run(from_statuses)
+
+
+async def _states_to_take_from(
+    store: Store, job: Job, mode: RunMode
+) -> Collection[JobStatus] | None:
+    """The job states the runner may take the job from; None when there is nothing to run."""
+    if mode is RunMode.RETRY:
+        return SELECTIVE_RETRY_JOB_STATES if await _reopen_for_retry(store, job) else None
+    return None if job.status.is_final else RESUMABLE_JOB_STATES
 
 
 async def requeue_for_retry(store: Store, job_id: str) -> Job:
