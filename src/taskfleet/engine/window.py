@@ -1,7 +1,7 @@
 """The window: the tasks a runner has claimed from the store and not started yet.
 
 A job of a million tasks is never held whole: the runner borrows a window
-of them (claims are reads, see store/claims.py), refills it when half of it
+of them (claims are reads, see store/common/claims.py), refills it when half of it
 has started, and keeps it sorted in start order so that each scheduling
 round looks only at the candidates it needs (engine/scheduler.py).
 """
