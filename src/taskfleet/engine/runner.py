@@ -111,6 +111,24 @@ class Runner:
         job = acquired or await self.store.acquire_job(self.job_id, self.info, from_statuses)
         self.job = job
         log.info("runner %s acquired job %s", self.info.runner_id, self.job_id)
+        await self._prepare(job)
+        heartbeat = asyncio.create_task(self._lease.run(), name="taskfleet-heartbeat")
+        error: str | None = None
+        try:
+            await self._drive()
+            if self._stop is None and job.options.validate_cmd:
+                error = await run_validation_rounds(self.store, job, self)
+        finally:
+            heartbeat.cancel()
+            await self._shutdown_attempts()
+            await self._buffer.close()
+        await self._lease.flush_usage()
+        return await release_after_run(
+            self.store, self.job_id, self.info.runner_id, self._stop, error
+        )
+
+    async def _prepare(self, job: Job) -> None:
+        """Build the parts of a run of ``job``: slots, launcher, window, counters, buffer, lease."""
         self._slots = SlotPool.for_job(job.options)
         cache = StoreResponseCache(self.store)
         self._launcher = AttemptLauncher(job, self._kinds, self._callables, cache, self.activity)
@@ -129,20 +147,6 @@ class Runner:
             self.info,
             on_cancelled=self._on_cancelled,
             on_lease_lost=self._on_lease_lost,
-        )
-        heartbeat = asyncio.create_task(self._lease.run(), name="taskfleet-heartbeat")
-        error: str | None = None
-        try:
-            await self._drive()
-            if self._stop is None and job.options.validate_cmd:
-                error = await run_validation_rounds(self.store, job, self)
-        finally:
-            heartbeat.cancel()
-            await self._shutdown_attempts()
-            await self._buffer.close()
-        await self._lease.flush_usage()
-        return await release_after_run(
-            self.store, self.job_id, self.info.runner_id, self._stop, error
         )
 
     @property
