@@ -29,7 +29,7 @@ class TaskWindow:
         self._options = options
         self.size = size
         self.waiting: list[Candidate] = []  # sorted by sort_key
-        self.tasks: dict[int, Task] = {}  # waiting, running or waiting for a retry
+        self.tasks: dict[int, Task] = {}  # by seq: waiting, running or waiting for a retry
         self._exhausted_at_flush = -1
 
     async def refill(self, flush_count: int, *, force: bool = False) -> None:
