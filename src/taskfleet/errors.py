@@ -121,7 +121,7 @@ class LeaseLost(StoreError):
 
 
 class InvalidTransition(StoreError):
-    """A store was asked for a state change that ``model.TASK_TRANSITIONS`` forbids."""
+    """A store was asked for a change the state machine (``model.states``) forbids."""
 
 
 class TaskError(TaskfleetError):

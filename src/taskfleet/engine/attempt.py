@@ -6,12 +6,13 @@ import asyncio
 import time
 import traceback
 import types
-from collections.abc import Coroutine, Generator, Mapping
+from collections.abc import Callable, Coroutine, Generator, Mapping
 from typing import Any
 
 from taskfleet.errors import TaskError
-from taskfleet.kinds.base import Kind, RunContext, outcome_from_error
-from taskfleet.model import ErrorClass, Outcome
+from taskfleet.kinds.base import Kind, ResponseCache, RunContext, outcome_from_error
+from taskfleet.limits.request_meter import RequestMeter
+from taskfleet.model import ErrorClass, Job, Outcome, Task
 from taskfleet.store.base import Store
 
 
@@ -28,6 +29,49 @@ class StoreResponseCache:
     async def put(self, key: str, response: Any) -> None:
         """Keep ``response`` under ``key``."""
         await self._store.put_cached_response(key, response, time.time())
+
+
+class AttemptLauncher:
+    """Starts attempts of one job's tasks through their kinds, with the job's defaults."""
+
+    def __init__(
+        self,
+        job: Job,
+        kinds: Callable[[str], Kind],
+        callables: Mapping[str, Callable[..., Any]],
+        response_cache: ResponseCache,
+        request_meter: RequestMeter,
+    ) -> None:
+        self._job_id = job.job_id
+        self._options = job.options
+        self._kinds = kinds
+        self._callables = callables
+        self._response_cache = response_cache
+        self._request_meter = request_meter
+
+    def start(
+        self, task: Task, attempt: int
+    ) -> tuple[Outcome | None, asyncio.Task[Outcome | None] | None]:
+        """Start attempt number ``attempt`` of ``task``, inline up to its first suspension.
+
+        As ``start_eagerly``: ``(outcome, None)`` if it already ended, else
+        ``(None, the asyncio task that runs it)``.
+        """
+        options = self._options
+        timeout_s = task.timeout_s if task.timeout_s is not None else options.timeout_s
+        ctx = RunContext(
+            self._job_id,
+            task.id,
+            attempt,
+            timeout_s,
+            options.cwd,
+            self._callables,
+            options.endpoints,
+            options.cache,
+            self._response_cache,
+            self._request_meter,
+        )
+        return start_eagerly(run_attempt(self._kinds(task.kind), task.spec, ctx, timeout_s))
 
 
 async def run_attempt(

@@ -13,7 +13,7 @@ class TaskEvent:
     """A task changed state."""
 
     job_id: str
-    task_id: str
+    task_id: str  # the task's id (the user's name for it)
     status: TaskStatus
     attempt: int
     at: float

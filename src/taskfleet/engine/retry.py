@@ -1,11 +1,11 @@
-"""Retry policy: exponential backoff with full jitter, and error classes."""
+"""Retry policy: a task's state after an attempt, with exponential backoff and full jitter."""
 
 from __future__ import annotations
 
 import random
 from typing import NamedTuple
 
-from taskfleet.model import ErrorClass, Outcome, TaskStatus
+from taskfleet.model import AttemptOutcome, ErrorClass, Outcome, TaskStatus
 
 MAX_BACKOFF_S = 60.0
 
@@ -28,10 +28,10 @@ MAX_RATE_LIMIT_WAITS = 50
 
 
 class NextState(NamedTuple):
-    """A task's state after a failed or successful attempt."""
+    """A task's state after an attempt."""
 
     status: TaskStatus  # succeeded, pending (retry at not_before) or failed
-    attempt_outcome: str
+    attempt_outcome: AttemptOutcome
     not_before: float | None
     failures: int
     rate_waits: int
@@ -53,26 +53,31 @@ def after_attempt(
     MAX_RATE_LIMIT_WAITS; a ``Retry-After`` wins over the computed backoff.
     """
     if outcome.ok:
-        return NextState(TaskStatus.SUCCEEDED, "succeeded", None, failures, rate_waits)
+        return NextState(TaskStatus.SUCCEEDED, AttemptOutcome.SUCCEEDED, None, failures, rate_waits)
     if outcome.error_class is ErrorClass.WAIT and rate_waits < MAX_RATE_LIMIT_WAITS:
         delay = outcome.retry_after_s
         if delay is None:
             delay = backoff_delay_s(rate_waits + 1, retry_delay_s, rng=rng)
-        return NextState(TaskStatus.PENDING, "failed", now + delay, failures, rate_waits + 1)
+        return NextState(
+            TaskStatus.PENDING, AttemptOutcome.FAILED, now + delay, failures, rate_waits + 1
+        )
     failures += 1
     if outcome.error_class is not ErrorClass.FATAL and failures <= retries:
         delay = outcome.retry_after_s
         if delay is None:
             delay = backoff_delay_s(failures, retry_delay_s, rng=rng)
-        return NextState(TaskStatus.PENDING, "failed", now + delay, failures, rate_waits)
-    return NextState(TaskStatus.FAILED, "failed", None, failures, rate_waits)
+        return NextState(
+            TaskStatus.PENDING, AttemptOutcome.FAILED, now + delay, failures, rate_waits
+        )
+    return NextState(TaskStatus.FAILED, AttemptOutcome.FAILED, None, failures, rate_waits)
 
 
-def after_cancel(cancel_as: TaskStatus | None) -> tuple[TaskStatus, str]:
-    """A cancelled attempt: (the task's status, the attempt's outcome).
+def after_cancel(cancel_as: TaskStatus | None) -> tuple[TaskStatus, AttemptOutcome]:
+    """A cancelled attempt, which spends no retry: (the task's status, the attempt's outcome).
 
     ``cancel_as`` is why the runner cancelled it: ``queued`` (a stop or a lost
-    lease: it runs again without spending a retry) or ``cancelled``.
+    lease: the attempt was interrupted and runs again) or ``cancelled``.
     """
-    status = cancel_as or TaskStatus.CANCELLED
-    return status, "interrupted" if status is TaskStatus.QUEUED else "cancelled"
+    if cancel_as is TaskStatus.QUEUED:
+        return TaskStatus.QUEUED, AttemptOutcome.INTERRUPTED
+    return TaskStatus.CANCELLED, AttemptOutcome.CANCELLED

@@ -9,29 +9,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
-from taskfleet.engine.attempt import StoreResponseCache, run_attempt, start_eagerly
+from taskfleet.engine.attempt import AttemptLauncher, StoreResponseCache
 from taskfleet.engine.buffer import WriteBehind
 from taskfleet.engine.lease_keeper import LeaseKeeper
 from taskfleet.engine.liveness import new_runner
 from taskfleet.engine.progress import EventListener, ProgressTracker, TaskEvent
 from taskfleet.engine.retry import after_attempt, after_cancel
+from taskfleet.engine.running import RunningAttempt, RunningAttempts
 from taskfleet.engine.scheduler import Candidate, next_wakeup, pick_startable
+from taskfleet.engine.stopping import StopReason, next_stop_reason, release_after_run
 from taskfleet.engine.validation import run_validation_rounds
 from taskfleet.engine.window import TaskWindow
 from taskfleet.kinds import get_kind
-from taskfleet.kinds.base import Kind, RunContext
+from taskfleet.kinds.base import Kind
 from taskfleet.limits.request_meter import RequestMeter
 from taskfleet.limits.slots import SlotPool
 from taskfleet.model import (
     AttemptFinished,
+    AttemptOutcome,
     AttemptStarted,
     FailFast,
     Job,
@@ -44,24 +44,9 @@ from taskfleet.model import (
 from taskfleet.store.base import Store
 
 IDLE_POLL_S = 0.2
+# What follows a successful attempt: (task status, attempt outcome, retry time).
+_SUCCESS = (TaskStatus.SUCCEEDED, AttemptOutcome.SUCCEEDED, None)
 log = logging.getLogger(__name__)
-
-
-class StopReason(enum.StrEnum):
-    INTERRUPTED = "interrupted"  # Ctrl-C / SIGTERM: resumable
-    CANCELLED = "cancelled"  # `cancel JOB`
-    FAIL_FAST = "fail_fast"
-    LEASE_LOST = "lease_lost"
-
-
-@dataclass(slots=True)
-class _Running:
-    task: Task
-    candidate: Candidate
-    attempt: int
-    started_at: float
-    future: asyncio.Task[Outcome | None]
-    cancel_as: TaskStatus | None = None  # set when the runner cancels the attempt
 
 
 class Runner:
@@ -88,17 +73,15 @@ class Runner:
         self._kinds = kinds
         self._window_size = window
         self._concurrency_cap = concurrency_cap
-        self._running: dict[int, _Running] = {}
-        self._finished: list[tuple[int, Outcome | None]] = []
-        self._ended_inline = False  # attempts ended without suspending since the last yield
         self._wake = asyncio.Event()
+        self._running = RunningAttempts(self._wake)
+        self._ended_inline = False  # attempts ended without suspending since the last yield
         self._stop: StopReason | None = None
-        self._rate_waits: dict[int, int] = {}
+        self._rate_waits: dict[int, int] = {}  # by seq: rate-limit waits of each task so far
         self.tracker: ProgressTracker | None = None
         self.job: Job | None = None
         # Requests, tokens and limiter waits of the kinds (llm), for the progress line.
         self.activity = RequestMeter()
-        self._response_cache = StoreResponseCache(store)
 
     # -- control from outside (signal handlers, cancel) ---------------------
 
@@ -109,11 +92,10 @@ class Runner:
     def request_kill(self) -> None:
         """Also kill running tasks; they run again on resume without spending a retry."""
         self._set_stop(StopReason.INTERRUPTED)
-        self._cancel_running(TaskStatus.QUEUED)
+        self._running.cancel_all(TaskStatus.QUEUED)
 
     def _set_stop(self, reason: StopReason) -> None:
-        if self._stop is None or reason is StopReason.CANCELLED:
-            self._stop = reason
+        self._stop = next_stop_reason(self._stop, reason)
         self._wake.set()
 
     # -- the run ------------------------------------------------------------
@@ -129,7 +111,27 @@ class Runner:
         job = acquired or await self.store.acquire_job(self.job_id, self.info, from_statuses)
         self.job = job
         log.info("runner %s acquired job %s", self.info.runner_id, self.job_id)
+        await self._prepare(job)
+        heartbeat = asyncio.create_task(self._lease.run(), name="taskfleet-heartbeat")
+        error: str | None = None
+        try:
+            await self._drive()
+            if self._stop is None and job.options.validate_cmd:
+                error = await run_validation_rounds(self.store, job, self)
+        finally:
+            heartbeat.cancel()
+            await self._shutdown_attempts()
+            await self._buffer.close()
+        await self._lease.flush_usage()
+        return await release_after_run(
+            self.store, self.job_id, self.info.runner_id, self._stop, error
+        )
+
+    async def _prepare(self, job: Job) -> None:
+        """Build the parts of a run of ``job``: slots, launcher, window, counters, buffer, lease."""
         self._slots = SlotPool.for_job(job.options)
+        cache = StoreResponseCache(self.store)
+        self._launcher = AttemptLauncher(job, self._kinds, self._callables, cache, self.activity)
         self._concurrency = max(1, job.options.concurrency)
         if self._concurrency_cap is not None:
             self._concurrency = min(self._concurrency, self._concurrency_cap)
@@ -146,17 +148,6 @@ class Runner:
             on_cancelled=self._on_cancelled,
             on_lease_lost=self._on_lease_lost,
         )
-        heartbeat = asyncio.create_task(self._lease.run(), name="taskfleet-heartbeat")
-        error: str | None = None
-        try:
-            await self._drive()
-            if self._stop is None and job.options.validate_cmd:
-                error = await run_validation_rounds(self, job)
-        finally:
-            heartbeat.cancel()
-            await self._shutdown_attempts()
-            await self._buffer.close()
-        return await self._release(error)
 
     @property
     def stopped(self) -> bool:
@@ -189,7 +180,7 @@ class Runner:
             await self._sleep_until_something_happens()
 
     async def _sleep_until_something_happens(self) -> None:
-        if self._finished or self._ended_inline:
+        if self._running.any_ended or self._ended_inline:
             # Attempts that end without suspending (eager start) would otherwise
             # keep this loop from ever yielding: the flusher, the heartbeat and
             # signal handlers must get their turn.
@@ -226,7 +217,7 @@ class Runner:
             now=time.time(),
             free_slots=free,
             slot_free=self._slots.free(),
-            running_scopes=[r.candidate.scope for r in self._running.values()],
+            running_scopes=self._running.scopes(),
         )
         window.take(picked)
         for index, candidate in enumerate(picked):
@@ -237,7 +228,7 @@ class Runner:
             self._start(candidate)
 
     def _start(self, candidate: Candidate) -> None:
-        assert self.job is not None and self.tracker is not None
+        assert self.tracker is not None
         task = self._window.tasks[candidate.seq]
         now = time.time()
         attempt = task.attempts + 1
@@ -245,22 +236,7 @@ class Runner:
         self.tracker.current_item = task.id
         if self._on_event is not None:
             self._emit(task, TaskStatus.RUNNING, attempt, None)
-        options = self.job.options
-        timeout_s = task.timeout_s if task.timeout_s is not None else options.timeout_s
-        ctx = RunContext(
-            self.job_id,
-            task.id,
-            attempt,
-            timeout_s,
-            options.cwd,
-            self._callables,
-            options.endpoints,
-            options.cache,
-            self._response_cache,
-            self.activity,
-        )
-        coro = run_attempt(self._kinds(task.kind), task.spec, ctx, timeout_s)
-        outcome, future = start_eagerly(coro)
+        outcome, future = self._launcher.start(task, attempt)
         if future is None:
             # It ended without suspending: its start and end are one update.
             self._ended_inline = True
@@ -269,22 +245,14 @@ class Runner:
         self._buffer.add(AttemptStarted(task.seq, attempt, self.info.runner_id, now))
         self.tracker.move(task.status, TaskStatus.RUNNING)
         task.status = TaskStatus.RUNNING
-        self._running[task.seq] = _Running(task, candidate, attempt, now, future)
-        future.add_done_callback(partial(self._on_attempt_done, task.seq))
+        self._running.add(RunningAttempt(task, candidate, attempt, now, future))
         if candidate.slot_keys:
             self._slots.acquire(candidate.slot_keys)
-
-    def _on_attempt_done(self, seq: int, future: asyncio.Task[Outcome | None]) -> None:
-        outcome = None if future.cancelled() else future.result()
-        self._finished.append((seq, outcome))
-        self._wake.set()
 
     # -- outcomes -----------------------------------------------------------
 
     def _collect_finished(self) -> None:
-        finished, self._finished = self._finished, []
-        for seq, outcome in finished:
-            running = self._running.pop(seq)
+        for running, outcome in self._running.take_ended():
             if running.candidate.slot_keys:
                 self._slots.release(running.candidate.slot_keys)
             self._finish(
@@ -308,12 +276,11 @@ class Runner:
         runner_id: str | None = None,
     ) -> None:
         """Record an attempt's end; ``runner_id`` set: the update carries its start too."""
-        assert self.tracker is not None
         now = time.time()
         if outcome is not None and outcome.usage:
             self._lease.add_usage(outcome.usage)
         if outcome is not None and outcome.ok:  # the common case, without the retry policy
-            status, attempt_outcome, not_before = TaskStatus.SUCCEEDED, "succeeded", None
+            status, attempt_outcome, not_before = _SUCCESS
         else:
             status, attempt_outcome, not_before = self._next_state(task, outcome, cancel_as, now)
         error = "cancelled" if outcome is None else outcome.error
@@ -333,6 +300,19 @@ class Runner:
                 None if runner_id is None else started_at,
             )
         )
+        self._settle(task, candidate, attempt, status, error, not_before)
+
+    def _settle(
+        self,
+        task: Task,
+        candidate: Candidate,
+        attempt: int,
+        status: TaskStatus,
+        error: str | None,
+        not_before: float | None,
+    ) -> None:
+        """Bring the runner's own view in line with an attempt's end: counts, window, events."""
+        assert self.tracker is not None
         self.tracker.move(task.status, status)
         task.status = status
         task.error = error
@@ -353,8 +333,8 @@ class Runner:
 
     def _next_state(
         self, task: Task, outcome: Outcome | None, cancel_as: TaskStatus | None, now: float
-    ) -> tuple[TaskStatus, str, float | None]:
-        """The task's state after an attempt: (status, attempt outcome, retry time)."""
+    ) -> tuple[TaskStatus, AttemptOutcome, float | None]:
+        """After a failed or cancelled attempt: (task status, attempt outcome, retry time)."""
         if outcome is None:
             return *after_cancel(cancel_as), None
         assert self.job is not None
@@ -379,13 +359,7 @@ class Runner:
             return
         self._set_stop(StopReason.FAIL_FAST)
         if fail_fast is FailFast.NOW:
-            self._cancel_running(TaskStatus.CANCELLED)
-
-    def _cancel_running(self, cancel_as: TaskStatus) -> None:
-        for running in self._running.values():
-            if running.cancel_as is None:
-                running.cancel_as = cancel_as
-                running.future.cancel()
+            self._running.cancel_all(TaskStatus.CANCELLED)
 
     async def _on_skipped(self, task_ids: list[str]) -> None:
         assert self.tracker is not None
@@ -405,38 +379,14 @@ class Runner:
     def _on_cancelled(self) -> None:
         """``cancel JOB`` from elsewhere, seen by a heartbeat."""
         self._set_stop(StopReason.CANCELLED)
-        self._cancel_running(TaskStatus.CANCELLED)
+        self._running.cancel_all(TaskStatus.CANCELLED)
 
     def _on_lease_lost(self) -> None:
         """Another runner holds the job now: stop, and leave its tasks to it."""
         self._set_stop(StopReason.LEASE_LOST)
-        self._cancel_running(TaskStatus.QUEUED)
+        self._running.cancel_all(TaskStatus.QUEUED)
 
     async def _shutdown_attempts(self) -> None:
         """Wait for attempts still in flight (after an error or cancel) and record them."""
-        if self._running:
-            self._cancel_running(TaskStatus.QUEUED)
-            futures = [r.future for r in self._running.values()]
-            await asyncio.gather(*futures, return_exceptions=True)
-            await asyncio.sleep(0)  # let done-callbacks run
+        await self._running.interrupt_and_wait()
         self._collect_finished()
-
-    async def _release(self, error: str | None) -> Job:
-        now = time.time()
-        await self._lease.flush_usage()
-        if self._stop is StopReason.LEASE_LOST:
-            return await self.store.get_job(self.job_id)
-        if self._stop is StopReason.INTERRUPTED:
-            status = JobStatus.INTERRUPTED
-        elif self._stop is StopReason.CANCELLED:
-            await self.store.cancel_open_tasks(self.job_id, now)
-            status = JobStatus.CANCELLED
-        else:
-            if self._stop is StopReason.FAIL_FAST:
-                await self.store.cancel_open_tasks(self.job_id, now)
-            counts = await self.store.count_tasks(self.job_id)
-            clean = counts.failed + counts.skipped + counts.cancelled == 0 and error is None
-            status = JobStatus.COMPLETED if clean else JobStatus.FAILED
-        await self.store.release_job(self.job_id, self.info.runner_id, status, now, error=error)
-        log.info("runner %s released job %s as %s", self.info.runner_id, self.job_id, status.value)
-        return await self.store.get_job(self.job_id)

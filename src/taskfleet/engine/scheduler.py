@@ -24,7 +24,7 @@ _WILDCARDS = "*?["
 class Candidate(NamedTuple):
     """A task that waits to start, as the scheduler sees it."""
 
-    seq: int  # input order, the tie-breaker
+    seq: int  # the task's seq: input order, the tie-breaker
     priority: int  # higher first
     scope: tuple[str, ...] = ()
     slot_keys: tuple[str, ...] = ()  # e.g. "profile:builder", "resource:gpu"

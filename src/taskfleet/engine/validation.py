@@ -12,21 +12,34 @@ import asyncio
 import json
 import os
 import tempfile
-from typing import TYPE_CHECKING, TextIO
+from typing import Protocol, TextIO
 
 from taskfleet.engine.records import result_record
 from taskfleet.model import Job
 from taskfleet.store.base import Store
 
-if TYPE_CHECKING:
-    from taskfleet.engine.runner import Runner
-
 VALIDATION_ERROR = "validation failed"
 
 
-async def run_validation_rounds(runner: Runner, job: Job) -> str | None:
+class RoundDriver(Protocol):
+    """What validation needs of the runner: run the reopened tasks as one more round."""
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the run was asked to stop (then no further round starts)."""
+        ...
+
+    async def refresh_counts(self) -> None:
+        """Reload the progress counters after the store changed tasks."""
+        ...
+
+    async def drive_round(self) -> None:
+        """Run until every open task has ended."""
+        ...
+
+
+async def run_validation_rounds(store: Store, job: Job, runner: RoundDriver) -> str | None:
     """Validate, reopen rejected tasks and run them again; return a job-level error or None."""
-    store = runner.store
     validation_round = job.validation_round
     while True:
         exit_code, named = await validate_once(store, job)

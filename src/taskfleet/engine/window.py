@@ -1,7 +1,7 @@
 """The window: the tasks a runner has claimed from the store and not started yet.
 
 A job of a million tasks is never held whole: the runner borrows a window
-of them (claims are reads, see store/claims.py), refills it when half of it
+of them (claims are reads, see store/common/claims.py), refills it when half of it
 has started, and keeps it sorted in start order so that each scheduling
 round looks only at the candidates it needs (engine/scheduler.py).
 """
@@ -29,7 +29,7 @@ class TaskWindow:
         self._options = options
         self.size = size
         self.waiting: list[Candidate] = []  # sorted by sort_key
-        self.tasks: dict[int, Task] = {}  # waiting, running or waiting for a retry
+        self.tasks: dict[int, Task] = {}  # by seq: waiting, running or waiting for a retry
         self._exhausted_at_flush = -1
 
     async def refill(self, flush_count: int, *, force: bool = False) -> None:

@@ -30,7 +30,7 @@ class RunContext:
     """What a kind knows about the attempt it runs."""
 
     job_id: str
-    task_id: str
+    task_id: str  # the task's id (the user's name for it)
     attempt: int  # 1-based
     timeout_s: float | None = None
     cwd: str | None = None  # the job's default working directory

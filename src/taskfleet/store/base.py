@@ -8,7 +8,15 @@ Dependencies live in the store so a job of a million tasks never has to be
 held in memory: a task with unmet dependencies is ``pending`` with a count of
 unmet ones; when a dependency succeeds the count drops and at zero the task
 becomes ``queued``; when a dependency ends failed, cancelled or skipped, every
-task that (transitively) depends on it ends ``skipped``.
+task that (transitively) depends on it and has not started ends ``skipped``
+(one running is left to its runner).
+
+The state machine: every status change a store makes is one that
+``model.TASK_TRANSITIONS`` / ``JOB_TRANSITIONS`` allow, checked through
+``model.check_task_transition`` / ``check_job_transition``; a change they
+forbid raises InvalidTransition, a bug in the caller or the store. Tasks are
+named by ``id`` across this protocol; ``seq`` is the key inside a job (see
+``taskfleet.model``).
 """
 
 from __future__ import annotations
@@ -111,7 +119,8 @@ class Store(Protocol):
         ``running`` ones go back to ``queued`` (their open attempt is closed as
         ``interrupted`` and does not count), others keep their state. A final
         ``status`` sets ``finished_at``; ``interrupted`` leaves it unset.
-        The job's runner fields are kept for the record.
+        The job's runner fields are kept for the record. A job cancelled while
+        its runner ended stays ``cancelled``, whatever ``status`` says.
         """
 
     async def set_job_status(
@@ -141,7 +150,7 @@ class Store(Protocol):
         runner honours). Highest priority first, then input order.
 
         The lease becomes durable with the attempt's start (``record``); until
-        then the store may keep the claim in memory (``store/claims.py``):
+        then the store may keep the claim in memory (``store/common/claims.py``):
         the job's runner is its only claimant, and a task claimed but not
         started by a runner that dies is ``queued``, as a release would leave
         it. ``release_job``/``release_leases`` drop the runner's claims;
@@ -185,7 +194,9 @@ class Store(Protocol):
     async def fail_tasks(self, job_id: str, task_ids: Collection[str], error: str) -> list[str]:
         """Mark the given tasks ``failed`` with ``error`` (central validation).
 
-        Unknown ids are ignored; returns the ids that were marked.
+        Unknown ids are ignored; returns the ids that were marked, in the order
+        given. Validation runs when every task has ended, and any ended task
+        may become failed; a queued one may not (InvalidTransition).
         """
 
     async def release_leases(self, job_id: str, runner_id: str) -> None:

@@ -16,7 +16,10 @@ async def test_once_runs_the_queued_jobs_oldest_first_and_leaves_the_rest(
 ) -> None:
     for job_id in ("first", "second", "third"):
         await make_job(store, [spec("t1", 1, duration=0)], job_id=job_id)
-    await store.set_job_status("second", JobStatus.INTERRUPTED, 0.0)
+    # A user's run of it was interrupted: it waits for that user, not for a worker.
+    user = RunnerInfo("host-a:9:ef", "host-a", 9, 0.0, 0.0, 30.0)
+    await store.acquire_job("second", user, [JobStatus.QUEUED])
+    await store.release_job("second", user.runner_id, JobStatus.INTERRUPTED, 0.0)
     messages: list[str] = []
     await Worker(store, poll_s=0.01, on_message=messages.append).run(once=True)
     assert messages[1:] == [
@@ -66,7 +69,9 @@ async def test_the_memory_store_ends_an_idle_wait_when_a_job_is_queued(
     waiting = asyncio.create_task(store.wait_for_queued_job(60))
     await make_job(store, [spec("t1", 1, duration=0)], job_id="late")
     await asyncio.wait_for(waiting, timeout=5)
-    await store.set_job_status("late", JobStatus.RUNNING, 0.0)
+    worker = RunnerInfo("worker@host-a:9:ef", "host-a", 9, 0.0, 0.0, 30.0)
+    await store.acquire_job("late", worker, [JobStatus.QUEUED])
+    await store.release_job("late", worker.runner_id, JobStatus.INTERRUPTED, 0.0)
     waiting = asyncio.create_task(store.wait_for_queued_job(60))
     await store.set_job_status("late", JobStatus.QUEUED, 0.0)  # handed back
     await asyncio.wait_for(waiting, timeout=5)

@@ -1,8 +1,14 @@
-"""The ``store`` fixture (a fresh store of every kind per test) and builders for test data."""
+"""The ``store`` fixture (a fresh store of every kind per test) and builders for test data.
+
+After each test the fixture checks the store's whole change log against the
+state machine (``model.TASK_TRANSITIONS``): every test of the contract suite
+is also a test that no store makes a change the table forbids.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from itertools import count
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +17,18 @@ import pytest_asyncio
 
 from taskfleet.model import (
     AttemptFinished,
+    AttemptOutcome,
     AttemptStarted,
     Job,
     JobOptions,
     JobStatus,
     RunnerInfo,
+    Task,
+    TaskChange,
     TaskSpec,
     TaskStatus,
+    check_task_changes,
+    task_status_at_creation,
 )
 from taskfleet.store.base import Store
 from taskfleet.store.memory.store import MemoryStore
@@ -46,7 +57,48 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     instance = STORE_FACTORIES[request.param](tmp_path, request)
     await instance.open()
     yield instance
+    await assert_changes_follow_the_state_machine(instance)
     await instance.close()
+
+
+async def assert_changes_follow_the_state_machine(store: Store) -> None:
+    """Each task's logged changes are allowed transitions from the status it was stored in.
+
+    And the last one logged (or the first, if none was) is the status it has:
+    no change goes unlogged.
+    """
+    for offset in count(0, 100):
+        jobs = await store.list_jobs(limit=100, offset=offset)
+        for each in jobs:
+            changes: dict[str, list[TaskChange]] = {}
+            for change in await all_changes(store, each.job_id):
+                changes.setdefault(change.task_id, []).append(change)
+            for stored in await all_tasks(store, each.job_id):
+                logged = changes.get(stored.id, [])
+                created_as = task_status_at_creation(stored.depends_on)
+                check_task_changes(created_as, logged)
+                last = logged[-1].status if logged else created_as
+                assert last is stored.status, (each.job_id, stored.id, created_as, logged)
+        if len(jobs) < 100:
+            return
+
+
+async def all_changes(store: Store, job_id: str) -> list[TaskChange]:
+    """The job's whole change log, oldest first."""
+    changes: list[TaskChange] = []
+    while page := await store.list_task_changes(
+        job_id, after_change_seq=changes[-1].change_seq if changes else 0
+    ):
+        changes += page
+    return changes
+
+
+async def all_tasks(store: Store, job_id: str) -> list[Task]:
+    """Every task of the job, in input order."""
+    found: list[Task] = []
+    while page := await store.list_tasks(job_id, after_seq=found[-1].seq if found else 0):
+        found += page
+    return found
 
 
 def task(task_id: str, seq: int, **fields: Any) -> TaskSpec:
@@ -101,9 +153,7 @@ def finish(
     **fields: Any,
 ) -> AttemptFinished:
     """The end of an attempt; the attempt outcome follows the task status unless given."""
-    outcome = fields.pop(
-        "attempt_outcome", "failed" if status is TaskStatus.PENDING else status.value
-    )
+    outcome = fields.pop("attempt_outcome", OUTCOME_LEAVING_TASK_AS[status])
     return AttemptFinished(
         seq=seq,
         attempt=attempt,
@@ -114,3 +164,13 @@ def finish(
         failures=fields.pop("failures", 1 if status is TaskStatus.FAILED else 0),
         **fields,
     )
+
+
+# The outcome of an attempt after which its task has that status, as the runner records it.
+OUTCOME_LEAVING_TASK_AS = {
+    TaskStatus.SUCCEEDED: AttemptOutcome.SUCCEEDED,
+    TaskStatus.FAILED: AttemptOutcome.FAILED,
+    TaskStatus.CANCELLED: AttemptOutcome.CANCELLED,
+    TaskStatus.PENDING: AttemptOutcome.FAILED,  # a retry is due
+    TaskStatus.QUEUED: AttemptOutcome.INTERRUPTED,  # it runs again, no retry spent
+}

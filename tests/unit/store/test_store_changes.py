@@ -71,13 +71,16 @@ async def test_cancel_skip_reopen_and_validation_are_logged(store: Store) -> Non
     await store.create_job(job(), specs)
     await store.acquire_job("job-1", runner(), [JobStatus.QUEUED])
     await store.claim_tasks("job-1", "r1", 10)
+    await store.record_attempts("job-1", [start(3), finish(3)])
+    mark = (await store.list_task_changes("job-1"))[-1].change_seq
     await store.record_attempts("job-1", [start(1), finish(1, S.FAILED, error="x")])
-    assert last_status(await store.list_task_changes("job-1")) == {"a": S.FAILED, "b": S.SKIPPED}
+    failed = last_status(await store.list_task_changes("job-1", after_change_seq=mark))
+    assert failed == {"a": S.FAILED, "b": S.SKIPPED}
     mark = (await store.list_task_changes("job-1"))[-1].change_seq
     await store.reopen_tasks("job-1", statuses=[S.FAILED, S.SKIPPED])
     reopened = last_status(await store.list_task_changes("job-1", after_change_seq=mark))
     assert reopened == {"a": S.QUEUED, "b": S.PENDING}
-    await store.fail_tasks("job-1", ["c"], "validation failed")
+    await store.fail_tasks("job-1", ["c"], "validation failed")  # validation judges ended tasks
     await store.cancel_open_tasks("job-1", 3000.0)
     changes = await store.list_task_changes("job-1")
     assert last_status(changes) == {"a": S.CANCELLED, "b": S.CANCELLED, "c": S.FAILED}

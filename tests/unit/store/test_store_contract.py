@@ -21,6 +21,7 @@ from taskfleet.errors import (
     TaskNotFound,
 )
 from taskfleet.model import (
+    AttemptOutcome,
     FailFast,
     JobOptions,
     JobStatus,
@@ -391,7 +392,7 @@ async def test_retry_keeps_the_lease_until_it_runs_again(store: Store) -> None:
 async def test_interrupted_attempt_requeues_and_releases(store: Store) -> None:
     await store.create_job(job(), tasks(1))
     await store.claim_tasks("job-1", "r1", 1)
-    interrupted = finish(1, S.QUEUED, attempt_outcome="interrupted")
+    interrupted = finish(1, S.QUEUED, attempt_outcome=AttemptOutcome.INTERRUPTED)
     await store.record_attempts("job-1", [start(1), interrupted])
     got = await store.get_task("job-1", "t1")
     assert (got.status, got.lease_owner) == (S.QUEUED, None)

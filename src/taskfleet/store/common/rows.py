@@ -13,6 +13,8 @@ from typing import Any
 
 from taskfleet.model import (
     WORKER_RUNNER_PREFIX,
+    Attempt,
+    AttemptOutcome,
     Job,
     JobOptions,
     JobStatus,
@@ -20,6 +22,7 @@ from taskfleet.model import (
     Task,
     TaskSpec,
     TaskStatus,
+    task_status_at_creation,
 )
 
 JOB_COLUMNS = (
@@ -70,7 +73,7 @@ def _decode_strings(text: str) -> tuple[str, ...]:
 
 def task_insert_row(job_id: str, spec: TaskSpec, depends_on: Sequence[str]) -> tuple[Any, ...]:
     """Parameters for TASK_INSERT_COLUMNS; ``depends_on`` is the de-duplicated list."""
-    status = TaskStatus.PENDING if depends_on else TaskStatus.QUEUED
+    status = task_status_at_creation(depends_on)
     return (
         job_id,
         spec.seq,
@@ -100,6 +103,7 @@ def task_from_row(row: Sequence[Any], spec_cache: dict[str, Any] | None = None) 
     ``spec_cache`` shares one decoded spec among rows with the same spec text
     (a claim of thousands of alike tasks); specs are read-only to the engine.
     """
+    # One piece: a positional constructor call, one line per column.
     spec_text = row[5]
     if spec_cache is None:
         spec = json.loads(spec_text)
@@ -202,3 +206,14 @@ def acquire_params(job_id: str, runner: RunnerInfo) -> dict[str, Any]:
         "heartbeat_at": runner.heartbeat_at,
         "lease_s": runner.lease_s,
     }
+
+
+def attempt_from_row(task_id: str, row: Sequence[Any]) -> Attempt:
+    """An Attempt of the task with id ``task_id`` from a row of its columns, in field order.
+
+    The columns: number, runner id, started at, finished at, outcome (an
+    ``AttemptOutcome`` value, or NULL while the attempt runs), error.
+    """
+    number, runner_id, started_at, finished_at, outcome, error = row
+    outcome = None if outcome is None else AttemptOutcome(outcome)
+    return Attempt(task_id, number, runner_id, started_at, finished_at, outcome, error)

@@ -11,14 +11,12 @@ import asyncio
 import bisect
 import contextlib
 import itertools
-import json
 import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from taskfleet.errors import (
-    FileNotFound,
     JobConflict,
     JobNotFound,
     LeaseLost,
@@ -28,7 +26,6 @@ from taskfleet.errors import (
 from taskfleet.model import (
     WORKER_CLAIMABLE_JOB_STATES,
     Attempt,
-    AttemptStarted,
     Job,
     JobOptions,
     JobStatus,
@@ -40,19 +37,19 @@ from taskfleet.model import (
     TaskSpec,
     TaskStatus,
     TaskUpdate,
+    check_job_transition,
 )
 from taskfleet.store.common.claims import ClaimLedger
-from taskfleet.store.memory.graph import (
-    JobTasks,
-    link_dependencies,
-)
+from taskfleet.store.memory.files import FileShelf
+from taskfleet.store.memory.graph import JobTasks, link_dependencies
 from taskfleet.store.memory.tasks import (
+    apply_update,
     copy_task,
-    finish_attempt,
+    fail_tasks,
     interrupt_attempts,
     json_copy,
     new_task,
-    start_attempt,
+    reopen_tasks,
 )
 
 __all__ = ["MemoryStore"]
@@ -73,9 +70,8 @@ class MemoryStore:
         self._jobs: dict[str, Job] = {}
         self._tasks: dict[str, JobTasks] = {}
         self._claims = ClaimLedger()
-        self._responses: dict[str, str] = {}  # response cache: key -> JSON text
         self._change_counter = itertools.count(1)
-        self._files: dict[str, tuple[StoredFile, bytes]] = {}
+        self._files = FileShelf()  # uploaded files and the llm response cache
         self._job_queued = asyncio.Event()
 
     async def open(self) -> None:
@@ -93,6 +89,14 @@ class MemoryStore:
     def _job_tasks(self, job_id: str) -> JobTasks:
         self._job(job_id)
         return self._tasks[job_id]
+
+    def _change_job(self, job: Job, status: JobStatus, **fields: Any) -> Job:
+        """Store ``job`` with a new status (and fields): the one way a job's status changes."""
+        check_job_transition(job.status, status)
+        changed = self._jobs[job.job_id] = replace(job, status=status, **fields)
+        if status is JobStatus.QUEUED:
+            self._job_queued.set()
+        return changed
 
     # -- jobs ---------------------------------------------------------------
 
@@ -147,15 +151,8 @@ class MemoryStore:
                 f"job '{job_id}' is {job.status.value}; it can be taken only when {allowed}"
             )
         started_at = runner.heartbeat_at if job.started_at is None else job.started_at
-        self._jobs[job_id] = replace(
-            job,
-            status=JobStatus.RUNNING,
-            runner=runner,
-            started_at=started_at,
-            finished_at=None,
-            error=None,
-        )
-        return self._jobs[job_id]
+        fields = {"runner": runner, "started_at": started_at, "finished_at": None, "error": None}
+        return self._change_job(job, JobStatus.RUNNING, **fields)
 
     async def claim_queued_job(self, runner: RunnerInfo) -> Job | None:
         """Acquire the oldest job waiting for a worker (queued, or its worker died), or None."""
@@ -194,11 +191,11 @@ class MemoryStore:
         if job is None or job.runner is None or job.runner.runner_id != runner_id:
             self._claims.release(job_id, runner_id)
             return False
+        if job.status is JobStatus.CANCELLED:
+            status = JobStatus.CANCELLED  # cancelled while its runner ended: the cancel stands
         finished_at = now if status.is_final else None
-        self._jobs[job_id] = replace(job, status=status, finished_at=finished_at, error=error)
+        self._change_job(job, status, finished_at=finished_at, error=error)
         self._release(job_id, runner_id, now)
-        if status is JobStatus.QUEUED:
-            self._job_queued.set()
         return True
 
     async def set_job_status(
@@ -206,10 +203,7 @@ class MemoryStore:
     ) -> None:
         """Set a job's status without a runner (e.g. cancel a queued job)."""
         finished_at = now if status.is_final else None
-        job = self._job(job_id)
-        self._jobs[job_id] = replace(job, status=status, finished_at=finished_at, error=error)
-        if status is JobStatus.QUEUED:
-            self._job_queued.set()
+        self._change_job(self._job(job_id), status, finished_at=finished_at, error=error)
 
     async def set_validation_round(self, job_id: str, validation_round: int) -> None:
         """Remember how many central validation rounds have run."""
@@ -225,13 +219,11 @@ class MemoryStore:
 
     async def get_cached_response(self, key: str) -> Any:
         """The response stored under ``key`` (any job), or None."""
-        text = self._responses.get(key)
-        return None if text is None else json.loads(text)
+        return self._files.get_response(key)
 
     async def put_cached_response(self, key: str, response: Any, now: float) -> None:
         """Store a JSON-serialisable ``response`` under ``key`` (the last one wins)."""
-        # Kept as JSON text: a caller mutating what it got must not change the store.
-        self._responses[key] = json.dumps(response)
+        self._files.put_response(key, response)
 
     # -- tasks --------------------------------------------------------------
 
@@ -241,16 +233,7 @@ class MemoryStore:
         if job_tasks is None or limit <= 0:
             return []
         held = self._claims.held(job_id)
-        startable = [
-            task
-            for task in job_tasks.by_seq.values()
-            if task.lease_owner is None
-            and task.seq not in held
-            and task.status in _OPEN_STATUSES
-            and job_tasks.unmet[task.seq] == 0
-        ]
-        startable.sort(key=lambda task: (-task.priority, task.seq))
-        claimed = [copy_task(task) for task in startable[:limit]]
+        claimed = [copy_task(task) for task in job_tasks.startable(held)[:limit]]
         for task in claimed:
             task.lease_owner = held[task.seq] = runner_id
         return claimed
@@ -266,15 +249,7 @@ class MemoryStore:
             task = job_tasks.by_seq.get(update.seq)
             if task is None:
                 continue
-            if isinstance(update, AttemptStarted):
-                start_attempt(job_tasks, task, update)
-            else:
-                if update.runner_id is not None and update.started_at is not None:
-                    started = AttemptStarted(
-                        update.seq, update.attempt, update.runner_id, update.started_at
-                    )
-                    start_attempt(job_tasks, task, started)
-                skipped += finish_attempt(job_tasks, task, update, claimed.get(task.seq))
+            skipped += apply_update(job_tasks, task, update, claimed.get(task.seq))
         self._claims.started(job_id, [update.seq for update in updates])
         return skipped
 
@@ -305,33 +280,19 @@ class MemoryStore:
         selected = [
             task for task in job_tasks.in_order() if task.status in statuses or task.id in ids
         ]
-        # Reset them all first, so a dependency reopened here counts as unmet below.
-        before = {task.seq: task.status for task in selected}
-        for task in selected:
-            task.status, task.failures, task.error, task.result = TaskStatus.QUEUED, 0, None, None
-            task.not_before = task.lease_owner = task.finished_at = task.duration_s = None
-        for task in selected:
-            deps = [job_tasks.by_seq[job_tasks.seq_of[dep]] for dep in set(task.depends_on)]
-            unmet = sum(1 for dep in deps if dep.status is not TaskStatus.SUCCEEDED)
-            job_tasks.unmet[task.seq] = unmet
-            task.status = before[task.seq]  # logged once, from the old to the new status
-            job_tasks.set_status(task, TaskStatus.PENDING if unmet else TaskStatus.QUEUED)
+        reopen_tasks(job_tasks, selected)
         self._claims.forget(job_id)
         return len(selected)
 
     async def fail_tasks(self, job_id: str, task_ids: Collection[str], error: str) -> list[str]:
-        """Mark the given tasks ``failed``; return the ids that exist, in input order."""
+        """Mark the given tasks ``failed``; return the ids that exist, in the order given."""
         job_tasks = self._tasks.get(job_id)
-        marked: list[str] = []
-        for task_id in dict.fromkeys(task_ids):
-            seq = job_tasks.seq_of.get(task_id) if job_tasks else None
-            if job_tasks is None or seq is None:
-                continue
-            task = job_tasks.by_seq[seq]
-            task.error, task.lease_owner = error, None
-            job_tasks.set_status(task, TaskStatus.FAILED)
-            marked.append(task_id)
-        return marked
+        if job_tasks is None:
+            return []
+        seqs = [job_tasks.seq_of.get(task_id) for task_id in dict.fromkeys(task_ids)]
+        selected = [job_tasks.by_seq[seq] for seq in seqs if seq is not None]
+        fail_tasks(job_tasks, selected, error)
+        return [task.id for task in selected]
 
     async def release_leases(self, job_id: str, runner_id: str) -> None:
         """Give back every task leased by ``runner_id`` (``running`` ones to ``queued``)."""
@@ -408,26 +369,16 @@ class MemoryStore:
 
     async def create_file(self, file: StoredFile, content: bytes) -> None:
         """Store an uploaded file under its new id."""
-        if file.file_id in self._files:
-            raise StoreError(f"file '{file.file_id}' exists already")
-        self._files[file.file_id] = (file, bytes(content))
+        self._files.add(file, content)
 
     async def get_file(self, file_id: str) -> StoredFile:
         """A file's description; raises FileNotFound."""
-        return self._file(file_id)[0]
+        return self._files.get(file_id)[0]
 
     async def read_file(self, file_id: str) -> bytes:
         """A file's content; raises FileNotFound."""
-        return self._file(file_id)[1]
-
-    def _file(self, file_id: str) -> tuple[StoredFile, bytes]:
-        try:
-            return self._files[file_id]
-        except KeyError:
-            raise FileNotFound(file_id) from None
+        return self._files.get(file_id)[1]
 
     async def list_files(self, *, purpose: str | None = None, limit: int = 100) -> list[StoredFile]:
         """Files, newest first (with that purpose)."""
-        found = [f for f, _ in self._files.values() if purpose is None or f.purpose == purpose]
-        found.sort(key=lambda f: (-f.created_at, f.file_id))
-        return found[:limit]
+        return self._files.newest(purpose, limit)
