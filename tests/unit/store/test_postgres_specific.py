@@ -300,8 +300,10 @@ async def test_a_job_queued_through_another_connection_ends_an_idle_wait(
     await other.create_job(job("late"), tasks(1))
     await asyncio.wait_for(waiting, timeout=10)  # a poll would have taken 60 s
     await other.acquire_job("late", runner("r9"), [JobStatus.QUEUED])
+    # A worker hands a job back as service.worker does: released interrupted, then queued.
+    await other.release_job("late", "r9", JobStatus.INTERRUPTED, 3000.0)
     waiting = asyncio.create_task(pg.wait_for_queued_job(60))
-    await other.set_job_status("late", JobStatus.QUEUED, 3000.0)  # a worker handing it back
+    await other.set_job_status("late", JobStatus.QUEUED, 3000.0)
     await asyncio.wait_for(waiting, timeout=10)
     await other.close()
 

@@ -7,8 +7,10 @@ claims), and two transactions on one connection would nest instead of
 running side by side. Across processes PostgreSQL does the coordinating:
 ``FOR UPDATE SKIP LOCKED`` hands each queued job to one worker, row locks
 make ``acquire_job`` a compare-and-set, an advisory lock per job orders
-the writers of its tasks (``postgres_tasks.lock_job_tasks``), and LISTEN/NOTIFY
-wakes idle workers when a job is queued (``postgres_listen``).
+the writers of its tasks (``tasks.lock_job_tasks``), and LISTEN/NOTIFY
+wakes idle workers when a job is queued (``listen``). The SQL is in
+``queries.sql``; every status change passes the model's transition gate
+(``transitions``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from taskfleet.errors import (
 from taskfleet.model import (
     WORKER_CLAIMABLE_JOB_STATES,
     Attempt,
+    AttemptOutcome,
     Job,
     JobStatus,
     RunnerInfo,
@@ -117,7 +120,7 @@ class PostgresStore:
             # already: a failure here costs speed, not correctness.
             with contextlib.suppress(StoreError):
                 async with self._transaction() as conn:
-                    await conn.execute("ANALYZE tasks, task_deps")
+                    await conn.execute(postgres_tasks.ANALYZE_TASKS)
         return created
 
     async def get_job(self, job_id: str) -> Job:
@@ -168,7 +171,7 @@ class PostgresStore:
             holder, status = await self._jobs(conn).lock_runner(job_id)
             if holder != runner_id:
                 raise LeaseLost(f"job '{job_id}' is held by runner '{holder}', not '{runner_id}'")
-            await self._jobs(conn).update(job_id, heartbeat_at=now)
+            await self._jobs(conn).renew_heartbeat(job_id, now)
         return status
 
     async def release_job(
@@ -196,14 +199,12 @@ class PostgresStore:
         """Set a job's status without a runner (e.g. cancel a queued job)."""
         finished_at = now if status.is_final else None
         async with self._transaction() as conn:
-            await self._jobs(conn).update(
-                job_id, status=status.value, finished_at=finished_at, error=error
-            )
+            await self._jobs(conn).set_status(job_id, status, finished_at, error)
 
     async def set_validation_round(self, job_id: str, validation_round: int) -> None:
         """Remember how many central validation rounds have run."""
         async with self._transaction() as conn:
-            await self._jobs(conn).update(job_id, validation_round=validation_round)
+            await self._jobs(conn).set_validation_round(job_id, validation_round)
 
     async def add_usage(self, job_id: str, usage: Mapping[str, float]) -> None:
         """Add token and cost counts to the job's ``usage`` totals."""
@@ -261,9 +262,9 @@ class PostgresStore:
         async with self._transaction() as conn:
             await self._jobs(conn).require(job_id)
             await postgres_tasks.lock_job_tasks(conn, job_id)
-            cursor = await conn.execute(postgres_tasks.CANCEL_OPEN_TASKS, (now, job_id))
+            cancelled = await postgres_tasks.cancel_open_tasks(conn, job_id, now)
         self._claims.forget(job_id)
-        return cursor.rowcount
+        return cancelled
 
     async def reopen_tasks(
         self,
@@ -286,11 +287,9 @@ class PostgresStore:
         wanted = list(dict.fromkeys(task_ids))
         if not wanted:
             return []
-        params = {"job_id": job_id, "error": error, "task_ids": wanted}
         async with self._transaction() as conn:
             await postgres_tasks.lock_job_tasks(conn, job_id)
-            cursor = await conn.execute(postgres_tasks.FAIL_TASKS, params)
-            marked = {row[0] for row in await cursor.fetchall()}
+            marked = await postgres_tasks.fail_tasks(conn, job_id, wanted, error)
         return [task_id for task_id in wanted if task_id in marked]
 
     async def release_leases(self, job_id: str, runner_id: str) -> None:
@@ -350,9 +349,12 @@ class PostgresStore:
         """Every recorded attempt of a task, oldest first."""
         async with self._transaction() as conn:
             task = await self._get_task(conn, job_id, task_id)
-            cursor = await conn.execute(postgres_tasks.ATTEMPTS, (job_id, task.seq))
+            cursor = await conn.execute(postgres_tasks.LIST_ATTEMPTS, (job_id, task.seq))
             rows = await cursor.fetchall()
-        return [Attempt(task_id, *row) for row in rows]
+        return [
+            Attempt(task_id, number, runner_id, started_at, finished_at, _outcome(outcome), error)
+            for number, runner_id, started_at, finished_at, outcome, error in rows
+        ]
 
     async def list_task_changes(
         self, job_id: str, *, after_change_seq: int = 0, limit: int = 1000
@@ -361,7 +363,7 @@ class PostgresStore:
         async with self._transaction() as conn:
             await self._jobs(conn).require(job_id)
             params = (job_id, after_change_seq, limit)
-            cursor = await conn.execute(postgres_tasks.TASK_CHANGES, params)
+            cursor = await conn.execute(postgres_tasks.LIST_TASK_CHANGES, params)
             rows = await cursor.fetchall()
         return [
             TaskChange(row[0], row[1], TaskStatus(row[2]), row[3], row[4], row[5]) for row in rows
@@ -391,3 +393,8 @@ class PostgresStore:
 
     def __repr__(self) -> str:
         return f"PostgresStore({redact(self.url)!r})"
+
+
+def _outcome(stored: str | None) -> AttemptOutcome | None:
+    """``attempts.outcome`` as read: None while the attempt runs."""
+    return None if stored is None else AttemptOutcome(stored)
