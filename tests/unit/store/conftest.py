@@ -101,9 +101,9 @@ def finish(
     **fields: Any,
 ) -> AttemptFinished:
     """The end of an attempt; the attempt outcome follows the task status unless given."""
-    outcome = fields.pop(
-        "attempt_outcome", "failed" if status is TaskStatus.PENDING else status.value
-    )
+    # As the runner records them: a retry's attempt failed, a requeued one was interrupted.
+    outcomes = {TaskStatus.PENDING: "failed", TaskStatus.QUEUED: "interrupted"}
+    outcome = fields.pop("attempt_outcome", outcomes.get(status, status.value))
     return AttemptFinished(
         seq=seq,
         attempt=attempt,
