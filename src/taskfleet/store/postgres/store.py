@@ -30,7 +30,6 @@ from taskfleet.errors import (
 from taskfleet.model import (
     WORKER_CLAIMABLE_JOB_STATES,
     Attempt,
-    AttemptOutcome,
     Job,
     JobStatus,
     RunnerInfo,
@@ -45,6 +44,7 @@ from taskfleet.model import (
 from taskfleet.store.common.claims import ClaimLedger
 from taskfleet.store.common.rows import task_from_row
 from taskfleet.store.postgres import files as postgres_files
+from taskfleet.store.postgres import reads as postgres_reads
 from taskfleet.store.postgres import record as postgres_record
 from taskfleet.store.postgres import tasks as postgres_tasks
 from taskfleet.store.postgres.jobs import JobQueries
@@ -230,9 +230,7 @@ class PostgresStore:
         async with self._transaction() as conn:
             # Under the lock: no other claim of this process reads ``held`` meanwhile.
             held = self._claims.held(job_id)
-            params = {"job_id": job_id, "limit": limit + len(held)}
-            cursor = await conn.execute(postgres_tasks.CLAIM_WINDOW, params)
-            rows = await cursor.fetchall()
+            rows = await postgres_reads.claim_window(conn, job_id, limit + len(held))
             spec_cache: dict[str, Any] = {}
             tasks: list[Task] = []
             for row in rows:
@@ -304,9 +302,7 @@ class PostgresStore:
         """Tasks per status."""
         async with self._transaction() as conn:
             await self._jobs(conn).require(job_id)
-            cursor = await conn.execute(postgres_tasks.COUNT_TASKS, (job_id,))
-            rows = await cursor.fetchall()
-        return StatusCounts.from_mapping({TaskStatus(status): n for status, n in rows})
+            return await postgres_reads.count_tasks(conn, job_id)
 
     async def get_task(self, job_id: str, task_id: str) -> Task:
         """One task; raises TaskNotFound (or JobNotFound)."""
@@ -314,12 +310,11 @@ class PostgresStore:
             return await self._get_task(conn, job_id, task_id)
 
     async def _get_task(self, conn: Connection, job_id: str, task_id: str) -> Task:
-        cursor = await conn.execute(postgres_tasks.GET_TASK, (job_id, task_id))
-        row = await cursor.fetchone()
-        if row is None:
+        task = await postgres_reads.select_task(conn, job_id, task_id)
+        if task is None:
             await self._jobs(conn).require(job_id)
             raise TaskNotFound(job_id, task_id)
-        return task_from_row(row)
+        return task
 
     async def list_tasks(
         self,
@@ -331,30 +326,17 @@ class PostgresStore:
         search: str | None = None,
     ) -> list[Task]:
         """Tasks in input order with ``seq > after_seq``; ``search`` matches inside ids."""
-        params = {
-            "job_id": job_id,
-            "after_seq": after_seq,
-            "all_statuses": statuses is None,
-            "statuses": [status.value for status in statuses or ()],
-            "search": search or None,
-            "limit": limit,
-        }
         async with self._transaction() as conn:
             await self._jobs(conn).require(job_id)
-            cursor = await conn.execute(postgres_tasks.LIST_TASKS, params)
-            rows = await cursor.fetchall()
-        return [task_from_row(row) for row in rows]
+            return await postgres_reads.select_tasks(
+                conn, job_id, statuses, after_seq, limit, search
+            )
 
     async def list_attempts(self, job_id: str, task_id: str) -> list[Attempt]:
         """Every recorded attempt of a task, oldest first."""
         async with self._transaction() as conn:
             task = await self._get_task(conn, job_id, task_id)
-            cursor = await conn.execute(postgres_tasks.LIST_ATTEMPTS, (job_id, task.seq))
-            rows = await cursor.fetchall()
-        return [
-            Attempt(task_id, number, runner_id, started_at, finished_at, _outcome(outcome), error)
-            for number, runner_id, started_at, finished_at, outcome, error in rows
-        ]
+            return await postgres_reads.select_attempts(conn, job_id, task)
 
     async def list_task_changes(
         self, job_id: str, *, after_change_seq: int = 0, limit: int = 1000
@@ -362,12 +344,7 @@ class PostgresStore:
         """The job's task state changes after ``after_change_seq``, oldest first."""
         async with self._transaction() as conn:
             await self._jobs(conn).require(job_id)
-            params = (job_id, after_change_seq, limit)
-            cursor = await conn.execute(postgres_tasks.LIST_TASK_CHANGES, params)
-            rows = await cursor.fetchall()
-        return [
-            TaskChange(row[0], row[1], TaskStatus(row[2]), row[3], row[4], row[5]) for row in rows
-        ]
+            return await postgres_reads.select_task_changes(conn, job_id, after_change_seq, limit)
 
     # -- files --------------------------------------------------------------
 
@@ -393,8 +370,3 @@ class PostgresStore:
 
     def __repr__(self) -> str:
         return f"PostgresStore({redact(self.url)!r})"
-
-
-def _outcome(stored: str | None) -> AttemptOutcome | None:
-    """``attempts.outcome`` as read: None while the attempt runs."""
-    return None if stored is None else AttemptOutcome(stored)

@@ -1,10 +1,10 @@
-"""Task queries of the PostgreSQL store: the job's task lock, inserting a job's
+"""Task writes of the PostgreSQL store: the job's task lock, inserting a job's
 tasks, and the bulk changes (cancel, fail, release, reopen).
 
 Each function runs inside a transaction the caller opened. Attempt starts
-and ends (the group commits) are in ``record``; the plain reads are named
-queries the store runs as they are (``READS``). Every status change passes
-its (from, to) pairs through the model's gate (``transitions``).
+and ends (the group commits) are in ``record``, the reads in ``reads``.
+Every status change passes its (from, to) pairs through the model's gate
+(``transitions``).
 """
 
 from __future__ import annotations
@@ -23,12 +23,6 @@ BATCH_SIZE = 5000
 
 
 _QUERIES = load_queries("taskfleet.store.postgres")
-CLAIM_WINDOW = _QUERIES["claim_window"]
-GET_TASK = _QUERIES["get_task"]
-LIST_TASKS = _QUERIES["list_tasks"]
-COUNT_TASKS = _QUERIES["count_tasks"]
-LIST_ATTEMPTS = _QUERIES["list_attempts"]
-LIST_TASK_CHANGES = _QUERIES["list_task_changes"]
 ANALYZE_TASKS = _QUERIES["analyze_tasks"]
 _LOCK_JOB_TASKS = _QUERIES["lock_job_tasks"]
 _COPY_TASKS = _QUERIES["copy_tasks"]
