@@ -183,7 +183,11 @@ class PostgresStore:
         *,
         error: str | None = None,
     ) -> bool:
-        """Set the job's status and free the runner's tasks, if it still holds the job."""
+        """Set the job's status and free the runner's tasks, if it still holds the job.
+
+        A job moved meanwhile to a state the table does not let it leave for
+        ``status`` (cancelled from elsewhere) keeps that state; the tasks are freed.
+        """
         self._claims.release(job_id, runner_id)
         async with self._transaction() as conn:
             await postgres_tasks.lock_job_tasks(conn, job_id)
@@ -196,7 +200,11 @@ class PostgresStore:
     async def set_job_status(
         self, job_id: str, status: JobStatus, now: float, *, error: str | None = None
     ) -> None:
-        """Set a job's status without a runner (e.g. cancel a queued job)."""
+        """Set a job's status without a runner (e.g. cancel a queued job).
+
+        Raises JobNotFound, or InvalidTransition (nothing changed) if the
+        transition table does not let the job's state become ``status``.
+        """
         finished_at = now if status.is_final else None
         async with self._transaction() as conn:
             await self._jobs(conn).set_status(job_id, status, finished_at, error)

@@ -161,13 +161,13 @@ async def reopen_tasks(
     tasks picked by id are reopened when their state may become both queued
     and pending (which of the two depends on their dependencies).
     """
-    checked_task_sources(statuses, TaskStatus.QUEUED)
+    picked = checked_task_sources(statuses, TaskStatus.QUEUED)
     checked_task_sources(statuses, TaskStatus.PENDING)
     pending_ok = allowed_task_sources(TaskStatus.PENDING)
     reopenable = [state for state in allowed_task_sources(TaskStatus.QUEUED) if state in pending_ok]
     params = {
         "job_id": job_id,
-        "statuses": [status.value for status in statuses],
+        "statuses": picked,
         "task_ids": list(task_ids),
         "from_statuses": reopenable,
         "queued": TaskStatus.QUEUED.value,
