@@ -20,8 +20,8 @@ from taskfleet.errors import JobConflict, StoreError, UsageError
 from taskfleet.model import JobStatus, TaskStatus
 from taskfleet.service.worker import Worker
 from taskfleet.store import open_store
+from taskfleet.store.postgres import reads as postgres_reads
 from taskfleet.store.postgres import schema as postgres_schema
-from taskfleet.store.postgres import tasks as postgres_tasks
 from taskfleet.store.postgres.store import PostgresStore
 
 from .conftest import job, runner, tasks
@@ -263,7 +263,7 @@ async def test_the_claim_window_uses_its_partial_index(pg: PostgresStore) -> Non
     assert pg._conn is not None
     await pg._conn.execute("ANALYZE tasks")
     params = {"job_id": "job-1", "limit": 10}
-    cursor = await pg._conn.execute("EXPLAIN " + postgres_tasks.CLAIM_WINDOW, params)
+    cursor = await pg._conn.execute("EXPLAIN " + postgres_reads.CLAIM_WINDOW, params)
     plan = "\n".join(row[0] for row in await cursor.fetchall())
     assert "tasks_claimable" in plan, plan
 
@@ -300,8 +300,10 @@ async def test_a_job_queued_through_another_connection_ends_an_idle_wait(
     await other.create_job(job("late"), tasks(1))
     await asyncio.wait_for(waiting, timeout=10)  # a poll would have taken 60 s
     await other.acquire_job("late", runner("r9"), [JobStatus.QUEUED])
+    # A worker hands a job back as service.worker does: released interrupted, then queued.
+    await other.release_job("late", "r9", JobStatus.INTERRUPTED, 3000.0)
     waiting = asyncio.create_task(pg.wait_for_queued_job(60))
-    await other.set_job_status("late", JobStatus.QUEUED, 3000.0)  # a worker handing it back
+    await other.set_job_status("late", JobStatus.QUEUED, 3000.0)
     await asyncio.wait_for(waiting, timeout=10)
     await other.close()
 

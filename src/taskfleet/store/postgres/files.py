@@ -7,17 +7,14 @@ from __future__ import annotations
 
 from taskfleet.errors import FileNotFound
 from taskfleet.model import StoredFile
+from taskfleet.store.common.queries import load_queries
 from taskfleet.store.postgres.schema import Connection
 
-_INSERT_FILE = """
-INSERT INTO files (file_id, purpose, filename, bytes, created_at, content)
-VALUES (%s, %s, %s, %s, %s, %s)
-"""
-_SELECT_FILES = "SELECT file_id, purpose, filename, bytes, created_at FROM files"
-_LIST_FILES = f"""
-{_SELECT_FILES} WHERE %(purpose)s::text IS NULL OR purpose = %(purpose)s::text
-ORDER BY created_at DESC, file_id LIMIT %(limit)s
-"""
+_QUERIES = load_queries("taskfleet.store.postgres")
+_INSERT_FILE = _QUERIES["insert_file"]
+_GET_FILE = _QUERIES["get_file"]
+_GET_FILE_CONTENT = _QUERIES["get_file_content"]
+_LIST_FILES = _QUERIES["list_files"]
 
 
 async def insert_file(conn: Connection, file: StoredFile, content: bytes) -> None:
@@ -28,7 +25,7 @@ async def insert_file(conn: Connection, file: StoredFile, content: bytes) -> Non
 
 async def select_file(conn: Connection, file_id: str) -> StoredFile:
     """A file's description; raises FileNotFound."""
-    cursor = await conn.execute(f"{_SELECT_FILES} WHERE file_id = %s", (file_id,))
+    cursor = await conn.execute(_GET_FILE, (file_id,))
     row = await cursor.fetchone()
     if row is None:
         raise FileNotFound(file_id)
@@ -37,7 +34,7 @@ async def select_file(conn: Connection, file_id: str) -> StoredFile:
 
 async def select_content(conn: Connection, file_id: str) -> bytes:
     """A file's content; raises FileNotFound."""
-    cursor = await conn.execute("SELECT content FROM files WHERE file_id = %s", (file_id,))
+    cursor = await conn.execute(_GET_FILE_CONTENT, (file_id,))
     row = await cursor.fetchone()
     if row is None:
         raise FileNotFound(file_id)

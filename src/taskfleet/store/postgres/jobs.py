@@ -1,7 +1,9 @@
-"""Job rows of the PostgreSQL store: named queries on ``jobs`` and ``response_cache``.
+"""Job rows of the PostgreSQL store: the queries on ``jobs`` and ``response_cache``.
 
 ``JobQueries`` wraps one connection inside a transaction the store opened;
 the store decides what is one transaction, this module only what SQL runs.
+Every status change passes its (from, to) pairs through the model's gate
+(``transitions``).
 """
 
 from __future__ import annotations
@@ -10,57 +12,38 @@ import json
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from psycopg import sql
-
 from taskfleet.errors import JobConflict, JobNotFound
-from taskfleet.model import Job, JobStatus, RunnerInfo
-from taskfleet.store.common.rows import (
-    JOB_COLUMNS,
-    WAITS_FOR_A_WORKER,
-    acquire_params,
-    encode_json,
-    job_from_row,
-    job_row,
+from taskfleet.model import (
+    WORKER_RUNNER_PREFIX,
+    Job,
+    JobStatus,
+    RunnerInfo,
+    check_job_transition,
 )
+from taskfleet.store.common.queries import load_queries
+from taskfleet.store.common.rows import acquire_params, encode_json, job_from_row, job_row
 from taskfleet.store.postgres.schema import Connection
+from taskfleet.store.postgres.transitions import allowed_job_sources, checked_job_sources
 
-_INSERT_JOB = f"""
-INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({", ".join(["%s"] * len(JOB_COLUMNS.split(",")))})
-ON CONFLICT (job_id) DO NOTHING RETURNING job_id
-"""
-_GET_JOB = f"SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = %s"
-_LIST_JOBS = f"""
-SELECT {JOB_COLUMNS} FROM jobs WHERE %(status)s::text IS NULL OR status = %(status)s::text
-ORDER BY created_at DESC, job_id LIMIT %(limit)s OFFSET %(offset)s
-"""
-_COUNT_JOBS = (
-    "SELECT count(*) FROM jobs WHERE %(status)s::text IS NULL OR status = %(status)s::text"
-)
-_ACQUIRE_JOB = """
-UPDATE jobs SET status = 'running', runner_id = %(runner_id)s, runner_host = %(host)s,
-    runner_pid = %(pid)s, runner_started_at = %(started_at)s, heartbeat_at = %(heartbeat_at)s,
-    lease_s = %(lease_s)s, started_at = COALESCE(started_at, %(heartbeat_at)s),
-    finished_at = NULL, error = NULL
-WHERE job_id = %(job_id)s AND status = ANY(%(from_statuses)s::text[])
-"""
-# SKIP LOCKED: a job another worker is taking right now is passed over, not
-# waited for, so many workers on many hosts never take the same job.
-_LOCK_OLDEST_WAITING_JOB = f"""
-SELECT job_id FROM jobs WHERE {WAITS_FOR_A_WORKER}
-ORDER BY created_at, job_id LIMIT 1 FOR UPDATE SKIP LOCKED
-"""
-_LOCK_RUNNER = "SELECT runner_id, status FROM jobs WHERE job_id = %s FOR UPDATE"
-_RELEASE_JOB = """
-UPDATE jobs SET status = %(status)s, finished_at = %(finished_at)s, error = %(error)s
-WHERE job_id = %(job_id)s AND runner_id = %(runner_id)s
-"""
-_LOCK_USAGE = "SELECT usage FROM jobs WHERE job_id = %s FOR UPDATE"
-_GET_RESPONSE = "SELECT response FROM response_cache WHERE key = %s"
-_PUT_RESPONSE = """
-INSERT INTO response_cache (key, response, created_at) VALUES (%s, %s, %s)
-ON CONFLICT (key) DO UPDATE SET response = EXCLUDED.response, created_at = EXCLUDED.created_at
-"""
-_UPDATABLE = frozenset({"status", "finished_at", "error", "heartbeat_at", "validation_round"})
+_QUERIES = load_queries("taskfleet.store.postgres")
+_INSERT_JOB = _QUERIES["insert_job"]
+_SET_JOB_TOTAL = _QUERIES["set_job_total"]
+_GET_JOB = _QUERIES["get_job"]
+_JOB_EXISTS = _QUERIES["job_exists"]
+_JOB_STATUS = _QUERIES["job_status"]
+_LIST_JOBS = _QUERIES["list_jobs"]
+_COUNT_JOBS = _QUERIES["count_jobs"]
+_ACQUIRE_JOB = _QUERIES["acquire_job"]
+_LOCK_OLDEST_WAITING_JOB = _QUERIES["lock_oldest_waiting_job"]
+_LOCK_JOB_RUNNER = _QUERIES["lock_job_runner"]
+_RENEW_HEARTBEAT = _QUERIES["renew_heartbeat"]
+_RELEASE_JOB = _QUERIES["release_job"]
+_SET_JOB_STATUS = _QUERIES["set_job_status"]
+_SET_VALIDATION_ROUND = _QUERIES["set_validation_round"]
+_LOCK_JOB_USAGE = _QUERIES["lock_job_usage"]
+_SET_JOB_USAGE = _QUERIES["set_job_usage"]
+_GET_CACHED_RESPONSE = _QUERIES["get_cached_response"]
+_PUT_CACHED_RESPONSE = _QUERIES["put_cached_response"]
 
 
 class JobQueries:
@@ -77,7 +60,7 @@ class JobQueries:
 
     async def set_total(self, job_id: str, total: int) -> None:
         """Set how many tasks the job has."""
-        await self.conn.execute("UPDATE jobs SET total = %s WHERE job_id = %s", (total, job_id))
+        await self.conn.execute(_SET_JOB_TOTAL, (total, job_id))
 
     async def get(self, job_id: str) -> Job:
         """The job; raises JobNotFound."""
@@ -89,9 +72,17 @@ class JobQueries:
 
     async def require(self, job_id: str) -> None:
         """Raise JobNotFound unless the job exists."""
-        cursor = await self.conn.execute("SELECT 1 FROM jobs WHERE job_id = %s", (job_id,))
+        cursor = await self.conn.execute(_JOB_EXISTS, (job_id,))
         if await cursor.fetchone() is None:
             raise JobNotFound(job_id)
+
+    async def status(self, job_id: str) -> JobStatus:
+        """The job's status; raises JobNotFound."""
+        cursor = await self.conn.execute(_JOB_STATUS, (job_id,))
+        row = await cursor.fetchone()
+        if row is None:
+            raise JobNotFound(job_id)
+        return JobStatus(row[0])
 
     async def list(self, status: JobStatus | None, limit: int, offset: int) -> list[Job]:
         """Jobs, newest first."""
@@ -115,45 +106,34 @@ class JobQueries:
         """
         params = {
             **acquire_params(job_id, runner),
-            "from_statuses": [status.value for status in from_statuses],
+            "status": JobStatus.RUNNING.value,
+            "from_statuses": checked_job_sources(from_statuses, JobStatus.RUNNING),
         }
         cursor = await self.conn.execute(_ACQUIRE_JOB, params)
         if cursor.rowcount == 1:
             return
-        cursor = await self.conn.execute("SELECT status FROM jobs WHERE job_id = %s", (job_id,))
-        row = await cursor.fetchone()
-        if row is None:
-            raise JobNotFound(job_id)
+        status = await self.status(job_id)
         allowed = ", ".join(sorted(status.value for status in from_statuses)) or "none"
-        raise JobConflict(f"job '{job_id}' is {row[0]}; it can be taken only when {allowed}")
+        raise JobConflict(f"job '{job_id}' is {status.value}; it can be taken only when {allowed}")
 
     async def lock_oldest_waiting(self) -> str | None:
         """The oldest job waiting for a worker no other transaction holds, locked until commit."""
-        cursor = await self.conn.execute(_LOCK_OLDEST_WAITING_JOB)
+        params = {"worker_prefix": WORKER_RUNNER_PREFIX}
+        cursor = await self.conn.execute(_LOCK_OLDEST_WAITING_JOB, params)
         row = await cursor.fetchone()
         return None if row is None else str(row[0])
 
     async def lock_runner(self, job_id: str) -> tuple[str | None, JobStatus]:
         """The job's runner id and status, the row locked until commit."""
-        cursor = await self.conn.execute(_LOCK_RUNNER, (job_id,))
+        cursor = await self.conn.execute(_LOCK_JOB_RUNNER, (job_id,))
         row = await cursor.fetchone()
         if row is None:
             raise JobNotFound(job_id)
         return row[0], JobStatus(row[1])
 
-    async def update(self, job_id: str, **values: Any) -> None:
-        """Set some columns of the job; raises JobNotFound."""
-        assert values and _UPDATABLE.issuperset(values), values
-        assignments = sql.SQL(", ").join(
-            sql.SQL("{} = {}").format(sql.Identifier(name), sql.Placeholder(name))
-            for name in values
-        )
-        query = sql.SQL("UPDATE jobs SET {} WHERE job_id = {}").format(
-            assignments, sql.Placeholder("job_id")
-        )
-        cursor = await self.conn.execute(query, {**values, "job_id": job_id})
-        if cursor.rowcount == 0:
-            raise JobNotFound(job_id)
+    async def renew_heartbeat(self, job_id: str, now: float) -> None:
+        """The runner is alive at ``now``."""
+        await self.conn.execute(_RENEW_HEARTBEAT, (now, job_id))
 
     async def release(
         self,
@@ -163,36 +143,61 @@ class JobQueries:
         finished_at: float | None,
         error: str | None,
     ) -> bool:
-        """Set the job's status if ``runner_id`` still holds it; return whether it did."""
+        """Set the job's status if ``runner_id`` still holds it; return whether it does.
+
+        A job moved meanwhile to a state that may not become ``status`` (cancelled
+        from elsewhere) keeps it; the runner still holds the job (True).
+        """
         params = {
             "job_id": job_id,
             "runner_id": runner_id,
             "status": status.value,
+            "from_statuses": allowed_job_sources(status),
             "finished_at": finished_at,
             "error": error,
         }
         cursor = await self.conn.execute(_RELEASE_JOB, params)
         return cursor.rowcount > 0
 
+    async def set_status(
+        self, job_id: str, status: JobStatus, finished_at: float | None, error: str | None
+    ) -> None:
+        """Set the job's status; JobNotFound, or InvalidTransition if the table forbids it."""
+        params = {
+            "job_id": job_id,
+            "status": status.value,
+            "from_statuses": allowed_job_sources(status),
+            "finished_at": finished_at,
+            "error": error,
+        }
+        cursor = await self.conn.execute(_SET_JOB_STATUS, params)
+        if cursor.rowcount == 0:
+            # Only a missing job or a forbidden change update nothing: say which.
+            check_job_transition(await self.status(job_id), status)
+
+    async def set_validation_round(self, job_id: str, validation_round: int) -> None:
+        """Remember how many central validation rounds have run; raises JobNotFound."""
+        cursor = await self.conn.execute(_SET_VALIDATION_ROUND, (validation_round, job_id))
+        if cursor.rowcount == 0:
+            raise JobNotFound(job_id)
+
     async def add_usage(self, job_id: str, usage: Mapping[str, float]) -> None:
         """Add token and cost counts to the job's ``usage`` totals."""
-        cursor = await self.conn.execute(_LOCK_USAGE, (job_id,))
+        cursor = await self.conn.execute(_LOCK_JOB_USAGE, (job_id,))
         row = await cursor.fetchone()
         if row is None:
             raise JobNotFound(job_id)
         totals: dict[str, float] = json.loads(row[0])
         for key, amount in usage.items():
             totals[key] = totals.get(key, 0.0) + amount
-        await self.conn.execute(
-            "UPDATE jobs SET usage = %s WHERE job_id = %s", (encode_json(totals), job_id)
-        )
+        await self.conn.execute(_SET_JOB_USAGE, (encode_json(totals), job_id))
 
     async def cached_response(self, key: str) -> Any:
         """The response stored under ``key`` (any job), or None."""
-        cursor = await self.conn.execute(_GET_RESPONSE, (key,))
+        cursor = await self.conn.execute(_GET_CACHED_RESPONSE, (key,))
         row = await cursor.fetchone()
         return None if row is None else json.loads(row[0])
 
     async def put_cached_response(self, key: str, response: Any, now: float) -> None:
         """Store ``response`` under ``key`` (the last one wins)."""
-        await self.conn.execute(_PUT_RESPONSE, (key, encode_json(response), now))
+        await self.conn.execute(_PUT_CACHED_RESPONSE, (key, encode_json(response), now))

@@ -18,7 +18,10 @@ import logging
 
 import psycopg
 
-CHANNEL = "taskfleet_queued"
+from taskfleet.store.common.queries import load_queries
+
+CHANNEL = "taskfleet_queued"  # as named in migrations/v2.sql and listen_for_queued_jobs
+_LISTEN_FOR_QUEUED_JOBS = load_queries("taskfleet.store.postgres")["listen_for_queued_jobs"]
 _RECONNECT_S = (0.5, 1.0, 2.0, 5.0)  # then every 5 s while the server stays away
 
 log = logging.getLogger(__name__)
@@ -55,7 +58,7 @@ class QueuedJobListener:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {CHANNEL}")
+                    await conn.execute(_LISTEN_FOR_QUEUED_JOBS)
                     failures = 0
                     # Whatever was queued while no LISTEN was in place is looked for now.
                     self._signal.set()

@@ -20,8 +20,18 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from taskfleet.errors import StoreError, UsageError
+from taskfleet.store.common.queries import load_queries
 
 Connection: TypeAlias = psycopg.AsyncConnection[TupleRow]
+
+_QUERIES = load_queries("taskfleet.store.postgres")
+_LOCK_MIGRATIONS = _QUERIES["lock_migrations"]
+_SCHEMA_VERSION_EXISTS = _QUERIES["schema_version_exists"]
+_FOREIGN_TABLES_EXIST = _QUERIES["foreign_tables_exist"]
+_CREATE_SCHEMA_VERSION = _QUERIES["create_schema_version"]
+_CURRENT_SCHEMA_VERSION = _QUERIES["current_schema_version"]
+_RECORD_SCHEMA_VERSION = _QUERIES["record_schema_version"]
+_CREATE_DEP_STAGING = _QUERIES["create_dep_staging"]
 
 # Index i holds the script that brings the schema to version i + 1.
 MIGRATIONS: tuple[str, ...] = ("v1.sql", "v2.sql")
@@ -29,17 +39,8 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 # Advisory locks are keyed (namespace, key); taskfleet's namespaces are arbitrary
 # constants unlikely to meet another application's.
-_MIGRATION_LOCK = (0x7A5F1EE7, 0)
+MIGRATION_LOCK = (0x7A5F1EE7, 0)
 JOB_LOCK_NAMESPACE = 0x7A5F1EE8
-
-_CURRENT_VERSION = "SELECT COALESCE(MAX(version), 0) FROM schema_version"
-_FOREIGN_TABLES = "SELECT to_regclass('jobs') IS NOT NULL OR to_regclass('tasks') IS NOT NULL"
-# Per-connection scratch table: create_job's edges as task ids until every task
-# is in, since a dependency may point forwards.
-_DEP_STAGING = (
-    "CREATE TEMP TABLE IF NOT EXISTS dep_staging (seq BIGINT NOT NULL, dep_task_id TEXT NOT NULL)"
-    " ON COMMIT DELETE ROWS"
-)
 
 
 @contextmanager
@@ -58,7 +59,7 @@ async def connect(url: str) -> Connection:
     try:
         with translate_errors():
             await _migrate(conn, redact(url))
-            await conn.execute(_DEP_STAGING)
+            await conn.execute(_CREATE_DEP_STAGING)
     except BaseException:
         await conn.close()
         raise
@@ -67,7 +68,7 @@ async def connect(url: str) -> Connection:
 
 async def _migrate(conn: Connection, where: str) -> None:
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", _MIGRATION_LOCK)
+        await conn.execute(_LOCK_MIGRATIONS, MIGRATION_LOCK)
         version = await _current_version(conn, where)
         if version > SCHEMA_VERSION:
             raise UsageError(
@@ -80,20 +81,20 @@ async def _migrate(conn: Connection, where: str) -> None:
             )
             # No parameters: psycopg sends the script as one simple query, every statement in it.
             await conn.execute(script.read_text(encoding="utf-8").encode())
-            await conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (number,))
+            await conn.execute(_RECORD_SCHEMA_VERSION, (number,))
 
 
 async def _current_version(conn: Connection, where: str) -> int:
-    cursor = await conn.execute("SELECT to_regclass('schema_version') IS NOT NULL")
+    cursor = await conn.execute(_SCHEMA_VERSION_EXISTS)
     exists = await cursor.fetchone()
     if exists is None or not exists[0]:
-        cursor = await conn.execute(_FOREIGN_TABLES)
+        cursor = await conn.execute(_FOREIGN_TABLES_EXIST)
         foreign = await cursor.fetchone()
         if foreign is not None and foreign[0]:
             raise UsageError(f"{where} has tables of another application: not a taskfleet database")
-        await conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY)")
+        await conn.execute(_CREATE_SCHEMA_VERSION)
         return 0
-    cursor = await conn.execute(_CURRENT_VERSION)
+    cursor = await conn.execute(_CURRENT_SCHEMA_VERSION)
     row = await cursor.fetchone()
     return int(row[0]) if row is not None else 0
 

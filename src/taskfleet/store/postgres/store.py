@@ -7,8 +7,10 @@ claims), and two transactions on one connection would nest instead of
 running side by side. Across processes PostgreSQL does the coordinating:
 ``FOR UPDATE SKIP LOCKED`` hands each queued job to one worker, row locks
 make ``acquire_job`` a compare-and-set, an advisory lock per job orders
-the writers of its tasks (``postgres_tasks.lock_job_tasks``), and LISTEN/NOTIFY
-wakes idle workers when a job is queued (``postgres_listen``).
+the writers of its tasks (``tasks.lock_job_tasks``), and LISTEN/NOTIFY
+wakes idle workers when a job is queued (``listen``). The SQL is in
+``queries.sql``; every status change passes the model's transition gate
+(``transitions``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from taskfleet.model import (
 from taskfleet.store.common.claims import ClaimLedger
 from taskfleet.store.common.rows import task_from_row
 from taskfleet.store.postgres import files as postgres_files
+from taskfleet.store.postgres import reads as postgres_reads
 from taskfleet.store.postgres import record as postgres_record
 from taskfleet.store.postgres import tasks as postgres_tasks
 from taskfleet.store.postgres.jobs import JobQueries
@@ -117,7 +120,7 @@ class PostgresStore:
             # already: a failure here costs speed, not correctness.
             with contextlib.suppress(StoreError):
                 async with self._transaction() as conn:
-                    await conn.execute("ANALYZE tasks, task_deps")
+                    await conn.execute(postgres_tasks.ANALYZE_TASKS)
         return created
 
     async def get_job(self, job_id: str) -> Job:
@@ -168,7 +171,7 @@ class PostgresStore:
             holder, status = await self._jobs(conn).lock_runner(job_id)
             if holder != runner_id:
                 raise LeaseLost(f"job '{job_id}' is held by runner '{holder}', not '{runner_id}'")
-            await self._jobs(conn).update(job_id, heartbeat_at=now)
+            await self._jobs(conn).renew_heartbeat(job_id, now)
         return status
 
     async def release_job(
@@ -180,7 +183,11 @@ class PostgresStore:
         *,
         error: str | None = None,
     ) -> bool:
-        """Set the job's status and free the runner's tasks, if it still holds the job."""
+        """Set the job's status and free the runner's tasks, if it still holds the job.
+
+        A job moved meanwhile to a state the table does not let it leave for
+        ``status`` (cancelled from elsewhere) keeps that state; the tasks are freed.
+        """
         self._claims.release(job_id, runner_id)
         async with self._transaction() as conn:
             await postgres_tasks.lock_job_tasks(conn, job_id)
@@ -193,17 +200,19 @@ class PostgresStore:
     async def set_job_status(
         self, job_id: str, status: JobStatus, now: float, *, error: str | None = None
     ) -> None:
-        """Set a job's status without a runner (e.g. cancel a queued job)."""
+        """Set a job's status without a runner (e.g. cancel a queued job).
+
+        Raises JobNotFound, or InvalidTransition (nothing changed) if the
+        transition table does not let the job's state become ``status``.
+        """
         finished_at = now if status.is_final else None
         async with self._transaction() as conn:
-            await self._jobs(conn).update(
-                job_id, status=status.value, finished_at=finished_at, error=error
-            )
+            await self._jobs(conn).set_status(job_id, status, finished_at, error)
 
     async def set_validation_round(self, job_id: str, validation_round: int) -> None:
         """Remember how many central validation rounds have run."""
         async with self._transaction() as conn:
-            await self._jobs(conn).update(job_id, validation_round=validation_round)
+            await self._jobs(conn).set_validation_round(job_id, validation_round)
 
     async def add_usage(self, job_id: str, usage: Mapping[str, float]) -> None:
         """Add token and cost counts to the job's ``usage`` totals."""
@@ -229,9 +238,7 @@ class PostgresStore:
         async with self._transaction() as conn:
             # Under the lock: no other claim of this process reads ``held`` meanwhile.
             held = self._claims.held(job_id)
-            params = {"job_id": job_id, "limit": limit + len(held)}
-            cursor = await conn.execute(postgres_tasks.CLAIM_WINDOW, params)
-            rows = await cursor.fetchall()
+            rows = await postgres_reads.claim_window(conn, job_id, limit + len(held))
             spec_cache: dict[str, Any] = {}
             tasks: list[Task] = []
             for row in rows:
@@ -261,9 +268,9 @@ class PostgresStore:
         async with self._transaction() as conn:
             await self._jobs(conn).require(job_id)
             await postgres_tasks.lock_job_tasks(conn, job_id)
-            cursor = await conn.execute(postgres_tasks.CANCEL_OPEN_TASKS, (now, job_id))
+            cancelled = await postgres_tasks.cancel_open_tasks(conn, job_id, now)
         self._claims.forget(job_id)
-        return cursor.rowcount
+        return cancelled
 
     async def reopen_tasks(
         self,
@@ -286,11 +293,9 @@ class PostgresStore:
         wanted = list(dict.fromkeys(task_ids))
         if not wanted:
             return []
-        params = {"job_id": job_id, "error": error, "task_ids": wanted}
         async with self._transaction() as conn:
             await postgres_tasks.lock_job_tasks(conn, job_id)
-            cursor = await conn.execute(postgres_tasks.FAIL_TASKS, params)
-            marked = {row[0] for row in await cursor.fetchall()}
+            marked = await postgres_tasks.fail_tasks(conn, job_id, wanted, error)
         return [task_id for task_id in wanted if task_id in marked]
 
     async def release_leases(self, job_id: str, runner_id: str) -> None:
@@ -305,9 +310,7 @@ class PostgresStore:
         """Tasks per status."""
         async with self._transaction() as conn:
             await self._jobs(conn).require(job_id)
-            cursor = await conn.execute(postgres_tasks.COUNT_TASKS, (job_id,))
-            rows = await cursor.fetchall()
-        return StatusCounts.from_mapping({TaskStatus(status): n for status, n in rows})
+            return await postgres_reads.count_tasks(conn, job_id)
 
     async def get_task(self, job_id: str, task_id: str) -> Task:
         """One task; raises TaskNotFound (or JobNotFound)."""
@@ -315,12 +318,11 @@ class PostgresStore:
             return await self._get_task(conn, job_id, task_id)
 
     async def _get_task(self, conn: Connection, job_id: str, task_id: str) -> Task:
-        cursor = await conn.execute(postgres_tasks.GET_TASK, (job_id, task_id))
-        row = await cursor.fetchone()
-        if row is None:
+        task = await postgres_reads.select_task(conn, job_id, task_id)
+        if task is None:
             await self._jobs(conn).require(job_id)
             raise TaskNotFound(job_id, task_id)
-        return task_from_row(row)
+        return task
 
     async def list_tasks(
         self,
@@ -332,27 +334,17 @@ class PostgresStore:
         search: str | None = None,
     ) -> list[Task]:
         """Tasks in input order with ``seq > after_seq``; ``search`` matches inside ids."""
-        params = {
-            "job_id": job_id,
-            "after_seq": after_seq,
-            "all_statuses": statuses is None,
-            "statuses": [status.value for status in statuses or ()],
-            "search": search or None,
-            "limit": limit,
-        }
         async with self._transaction() as conn:
             await self._jobs(conn).require(job_id)
-            cursor = await conn.execute(postgres_tasks.LIST_TASKS, params)
-            rows = await cursor.fetchall()
-        return [task_from_row(row) for row in rows]
+            return await postgres_reads.select_tasks(
+                conn, job_id, statuses, after_seq, limit, search
+            )
 
     async def list_attempts(self, job_id: str, task_id: str) -> list[Attempt]:
         """Every recorded attempt of a task, oldest first."""
         async with self._transaction() as conn:
             task = await self._get_task(conn, job_id, task_id)
-            cursor = await conn.execute(postgres_tasks.ATTEMPTS, (job_id, task.seq))
-            rows = await cursor.fetchall()
-        return [Attempt(task_id, *row) for row in rows]
+            return await postgres_reads.select_attempts(conn, job_id, task)
 
     async def list_task_changes(
         self, job_id: str, *, after_change_seq: int = 0, limit: int = 1000
@@ -360,12 +352,7 @@ class PostgresStore:
         """The job's task state changes after ``after_change_seq``, oldest first."""
         async with self._transaction() as conn:
             await self._jobs(conn).require(job_id)
-            params = (job_id, after_change_seq, limit)
-            cursor = await conn.execute(postgres_tasks.TASK_CHANGES, params)
-            rows = await cursor.fetchall()
-        return [
-            TaskChange(row[0], row[1], TaskStatus(row[2]), row[3], row[4], row[5]) for row in rows
-        ]
+            return await postgres_reads.select_task_changes(conn, job_id, after_change_seq, limit)
 
     # -- files --------------------------------------------------------------
 

@@ -1,8 +1,10 @@
-"""Task queries of the PostgreSQL store: the named reads, and the bulk writes
-(insert a job's tasks, release leases, reopen).
+"""Task writes of the PostgreSQL store: the job's task lock, inserting a job's
+tasks, and the bulk changes (cancel, fail, release, reopen).
 
 Each function runs inside a transaction the caller opened. Attempt starts
-and ends (the group commits) are in ``postgres_record``.
+and ends (the group commits) are in ``record``, the reads in ``reads``.
+Every status change passes its (from, to) pairs through the model's gate
+(``transitions``).
 """
 
 from __future__ import annotations
@@ -11,104 +13,31 @@ from collections.abc import Collection, Iterable
 from typing import Any
 
 from taskfleet.errors import TaskfileError, TaskfileIssue
-from taskfleet.model import TaskSpec, TaskStatus
-from taskfleet.store.common.rows import TASK_COLUMNS, TASK_INSERT_COLUMNS, task_insert_row
+from taskfleet.model import AttemptOutcome, TaskSpec, TaskStatus
+from taskfleet.store.common.queries import load_queries
+from taskfleet.store.common.rows import task_insert_row
 from taskfleet.store.postgres.schema import JOB_LOCK_NAMESPACE, Connection
+from taskfleet.store.postgres.transitions import allowed_task_sources, checked_task_sources
 
 BATCH_SIZE = 5000
 
-# -- named queries the store runs as they are ------------------------------------
 
-# A read, not a write: the lease is written with the attempt's start (store/claims.py).
-# The WHERE repeats the partial index tasks_claimable so the planner uses it.
-CLAIM_WINDOW = f"""
-SELECT {TASK_COLUMNS} FROM tasks
-WHERE job_id = %(job_id)s AND lease_owner IS NULL AND unmet_deps = 0
-  AND status IN ('queued', 'pending')
-ORDER BY priority DESC, seq LIMIT %(limit)s
-"""
-CANCEL_OPEN_TASKS = """
-UPDATE tasks SET status = 'cancelled', finished_at = %s, error = 'cancelled', lease_owner = NULL
-WHERE job_id = %s AND status IN ('pending', 'queued')
-"""
-FAIL_TASKS = """
-UPDATE tasks SET status = 'failed', error = %(error)s, lease_owner = NULL
-WHERE job_id = %(job_id)s AND task_id = ANY(%(task_ids)s::text[])
-RETURNING task_id
-"""
-COUNT_TASKS = "SELECT status, count(*) FROM tasks WHERE job_id = %s GROUP BY status"
-GET_TASK = f"SELECT {TASK_COLUMNS} FROM tasks WHERE job_id = %s AND task_id = %s"
-LIST_TASKS = f"""
-SELECT {TASK_COLUMNS} FROM tasks
-WHERE job_id = %(job_id)s AND seq > %(after_seq)s
-  AND (%(all_statuses)s OR status = ANY(%(statuses)s::text[]))
-  AND (%(search)s::text IS NULL OR strpos(task_id, %(search)s::text) > 0)
-ORDER BY seq LIMIT %(limit)s
-"""
-ATTEMPTS = """
-SELECT number, runner_id, started_at, finished_at, outcome, error
-FROM attempts WHERE job_id = %s AND seq = %s ORDER BY number
-"""
-TASK_CHANGES = """
-SELECT change_seq, task_id, status, attempt, error, finished_at FROM task_changes
-WHERE job_id = %s AND change_seq > %s ORDER BY change_seq LIMIT %s
-"""
+_QUERIES = load_queries("taskfleet.store.postgres")
+ANALYZE_TASKS = _QUERIES["analyze_tasks"]
+_LOCK_JOB_TASKS = _QUERIES["lock_job_tasks"]
+_COPY_TASKS = _QUERIES["copy_tasks"]
+_COPY_DEPENDENCY_EDGES = _QUERIES["copy_dependency_edges"]
+_RESOLVE_DEPENDENCIES = _QUERIES["resolve_dependencies"]
+_ANALYZE_DEP_STAGING = _QUERIES["analyze_dep_staging"]
+_UNKNOWN_DEPENDENCIES = _QUERIES["unknown_dependencies"]
+_CANCEL_OPEN_TASKS = _QUERIES["cancel_open_tasks"]
+_FAIL_TASKS = _QUERIES["fail_tasks"]
+_INTERRUPT_ATTEMPTS = _QUERIES["interrupt_attempts"]
+_RELEASE_TASK_LEASES = _QUERIES["release_task_leases"]
+_REOPEN_TASKS = _QUERIES["reopen_tasks"]
 
-# -- bulk writes ------------------------------------------------------------------
-
-# hashtext: a job id of any length becomes the lock's 32-bit key.
-_LOCK_JOB_TASKS = "SELECT pg_advisory_xact_lock(%s, hashtext(%s))"
-_COPY_TASKS = f"COPY tasks ({TASK_INSERT_COLUMNS}) FROM STDIN"
-_COPY_EDGES = "COPY dep_staging (seq, dep_task_id) FROM STDIN"
-_UNKNOWN_DEPENDENCIES = """
-SELECT t.task_id, s.dep_task_id FROM dep_staging AS s
-JOIN tasks AS t ON t.job_id = %(job_id)s AND t.seq = s.seq
-WHERE NOT EXISTS (
-    SELECT 1 FROM tasks AS d WHERE d.job_id = %(job_id)s AND d.task_id = s.dep_task_id
-)
-ORDER BY s.seq, s.dep_task_id LIMIT 20
-"""
-_RESOLVE_DEPENDENCIES = """
-INSERT INTO task_deps (job_id, seq, dep_seq)
-SELECT %(job_id)s, s.seq, d.seq FROM dep_staging AS s
-JOIN tasks AS d ON d.job_id = %(job_id)s AND d.task_id = s.dep_task_id
-"""
-
-_CLOSE_INTERRUPTED_ATTEMPTS = """
-UPDATE attempts AS a SET finished_at = %(now)s, outcome = 'interrupted'
-FROM tasks AS t
-WHERE t.job_id = %(job_id)s AND t.lease_owner = %(runner_id)s AND t.status = 'running'
-  AND a.job_id = t.job_id AND a.seq = t.seq AND a.finished_at IS NULL
-"""
-_RELEASE_LEASES = """
-UPDATE tasks SET lease_owner = NULL,
-    status = CASE WHEN status = 'running' THEN 'queued' ELSE status END
-WHERE job_id = %(job_id)s AND lease_owner = %(runner_id)s
-"""
-
-# One statement: the CTEs read the rows before the update, so a dependency
-# reopened in the same call counts as unmet, and each task's status changes
-# once (one change logged), straight to queued or pending.
-_REOPEN = """
-WITH selection AS (
-    SELECT seq FROM tasks
-    WHERE job_id = %(job_id)s
-      AND (status = ANY(%(statuses)s::text[]) OR task_id = ANY(%(task_ids)s::text[]))
-), unmet AS (
-    SELECT s.seq, count(dep.seq) FILTER (
-        WHERE dep.status <> 'succeeded' OR dep.seq IN (SELECT seq FROM selection)
-    ) AS n
-    FROM selection AS s
-    LEFT JOIN task_deps AS d ON d.job_id = %(job_id)s AND d.seq = s.seq
-    LEFT JOIN tasks AS dep ON dep.job_id = d.job_id AND dep.seq = d.dep_seq
-    GROUP BY s.seq
-)
-UPDATE tasks AS t SET status = CASE WHEN u.n > 0 THEN 'pending' ELSE 'queued' END,
-    unmet_deps = u.n, failures = 0, error = NULL, result = NULL, not_before = NULL,
-    lease_owner = NULL, finished_at = NULL, duration_s = NULL
-FROM unmet AS u
-WHERE t.job_id = %(job_id)s AND t.seq = u.seq
-"""
+# What cancel_open_tasks changes: the tasks that have not started.
+_OPEN_STATES = (TaskStatus.PENDING, TaskStatus.QUEUED)
 
 
 async def lock_job_tasks(conn: Connection, job_id: str) -> None:
@@ -150,7 +79,7 @@ async def _flush(
                 for row in rows:
                     await copy.write_row(row)
         if edges:
-            async with cursor.copy(_COPY_EDGES) as copy:
+            async with cursor.copy(_COPY_DEPENDENCY_EDGES) as copy:
                 for edge in edges:
                     await copy.write_row(edge)
     rows.clear()
@@ -165,8 +94,7 @@ async def _resolve_dependencies(conn: Connection, job_id: str, staged: int) -> N
     # Each staged edge names one task or none (task ids are unique in a job):
     # fewer rows than edges means an unknown id, and only then is it looked up.
     if cursor.rowcount < staged:
-        # A temp table never gets statistics by itself; the anti-join needs them.
-        await conn.execute("ANALYZE dep_staging")
+        await conn.execute(_ANALYZE_DEP_STAGING)
         cursor = await conn.execute(_UNKNOWN_DEPENDENCIES, params)
         unknown = await cursor.fetchall()
         # The parser rejects these; a task waiting on a missing one would never start.
@@ -180,11 +108,45 @@ async def _resolve_dependencies(conn: Connection, job_id: str, staged: int) -> N
         )
 
 
+async def cancel_open_tasks(conn: Connection, job_id: str, now: float) -> int:
+    """Cancel every task that has not started (pending, queued); return how many."""
+    params = {
+        "job_id": job_id,
+        "now": now,
+        "error": "cancelled",
+        "status": TaskStatus.CANCELLED.value,
+        "from_statuses": checked_task_sources(_OPEN_STATES, TaskStatus.CANCELLED),
+    }
+    cursor = await conn.execute(_CANCEL_OPEN_TASKS, params)
+    return cursor.rowcount
+
+
+async def fail_tasks(conn: Connection, job_id: str, task_ids: list[str], error: str) -> set[str]:
+    """Mark the named tasks ``failed`` (those whose state may become it); return their ids."""
+    params = {
+        "job_id": job_id,
+        "error": error,
+        "task_ids": task_ids,
+        "status": TaskStatus.FAILED.value,
+        "from_statuses": allowed_task_sources(TaskStatus.FAILED),
+    }
+    cursor = await conn.execute(_FAIL_TASKS, params)
+    return {row[0] for row in await cursor.fetchall()}
+
+
 async def release_leases(conn: Connection, job_id: str, runner_id: str, now: float) -> None:
     """Free ``runner_id``'s tasks: running ones go back to queued, their attempts interrupted."""
-    params = {"job_id": job_id, "runner_id": runner_id, "now": now}
-    await conn.execute(_CLOSE_INTERRUPTED_ATTEMPTS, params)
-    await conn.execute(_RELEASE_LEASES, params)
+    [running] = checked_task_sources([TaskStatus.RUNNING], TaskStatus.QUEUED)
+    params = {
+        "job_id": job_id,
+        "runner_id": runner_id,
+        "now": now,
+        "outcome": AttemptOutcome.INTERRUPTED.value,
+        "running": running,
+        "queued": TaskStatus.QUEUED.value,
+    }
+    await conn.execute(_INTERRUPT_ATTEMPTS, params)
+    await conn.execute(_RELEASE_TASK_LEASES, params)
 
 
 async def reopen_tasks(
@@ -193,11 +155,24 @@ async def reopen_tasks(
     statuses: Collection[TaskStatus],
     task_ids: Collection[str],
 ) -> int:
-    """Reopen the selected tasks with fresh retries; return how many."""
+    """Reopen the selected tasks with fresh retries; return how many.
+
+    Tasks picked by status must all be reopenable (each pair is checked);
+    tasks picked by id are reopened when their state may become both queued
+    and pending (which of the two depends on their dependencies).
+    """
+    picked = checked_task_sources(statuses, TaskStatus.QUEUED)
+    checked_task_sources(statuses, TaskStatus.PENDING)
+    pending_ok = allowed_task_sources(TaskStatus.PENDING)
+    reopenable = [state for state in allowed_task_sources(TaskStatus.QUEUED) if state in pending_ok]
     params = {
         "job_id": job_id,
-        "statuses": [status.value for status in statuses],
+        "statuses": picked,
         "task_ids": list(task_ids),
+        "from_statuses": reopenable,
+        "queued": TaskStatus.QUEUED.value,
+        "pending": TaskStatus.PENDING.value,
+        "succeeded": TaskStatus.SUCCEEDED.value,
     }
-    cursor = await conn.execute(_REOPEN, params)
+    cursor = await conn.execute(_REOPEN_TASKS, params)
     return cursor.rowcount
