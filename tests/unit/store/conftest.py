@@ -101,9 +101,9 @@ def finish(
     **fields: Any,
 ) -> AttemptFinished:
     """The end of an attempt; the attempt outcome follows the task status unless given."""
-    outcome = fields.pop(
-        "attempt_outcome", "failed" if status is TaskStatus.PENDING else status.value
-    )
+    # As the runner's: a retry follows a failed attempt, a return to queued an interrupted one.
+    default = {TaskStatus.PENDING: "failed", TaskStatus.QUEUED: "interrupted"}.get(status)
+    outcome = fields.pop("attempt_outcome", default or status.value)
     return AttemptFinished(
         seq=seq,
         attempt=attempt,
