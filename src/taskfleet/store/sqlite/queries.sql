@@ -317,8 +317,9 @@ WHERE job_id = :job_id
 
 -- name: skip_dependants
 -- A dependency ended for good without success: every task downstream of it
--- that waits to start is skipped. A running one (possible only after a
--- validation round reopened tasks) runs to its end. Joined FROM the CTE, not
+-- that waits to start is skipped. A running one (it started while this
+-- dependency had succeeded, before a retry or validation reopened it) is left
+-- to its runner: the table has no running -> skipped. Joined FROM the CTE, not
 -- `seq IN (...)`: without statistics SQLite would rather scan all of the
 -- job's tasks than trust a recursive CTE to be small.
 WITH RECURSIVE dependants (seq) AS (
