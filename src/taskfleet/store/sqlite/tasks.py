@@ -47,6 +47,7 @@ check_task_changes([_S.RUNNING], _S.QUEUED)  # release_leases
 check_task_changes([_S.PENDING, _S.QUEUED], _S.CANCELLED)  # cancel_open_tasks
 check_task_changes(_S, _S.QUEUED)  # reopen_selected: any task may be reopened
 check_task_changes([_S.QUEUED], _S.PENDING)  # pend_unmet
+# fail_tasks marks whatever the validation command names, in any status.
 
 
 def insert_tasks(conn: sqlite3.Connection, job_id: str, tasks: Iterable[TaskSpec]) -> int:
