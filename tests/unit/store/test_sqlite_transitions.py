@@ -26,8 +26,8 @@ from taskfleet.model import (
 from taskfleet.store.sqlite.store import SqliteStore
 from taskfleet.store.sqlite.transitions import (
     TaskStatusGate,
-    check_job_changes,
-    check_task_changes,
+    check_job_changes_to,
+    check_task_changes_to,
     job_statuses_that_may_become,
 )
 
@@ -216,12 +216,12 @@ def test_the_gate_refuses_a_change_the_table_forbids() -> None:
     gate = TaskStatusGate([S.RUNNING])
     assert gate[S.SUCCEEDED] == "succeeded"
     with pytest.raises(InvalidTransition, match="cancelled -> running"):
-        check_task_changes([S.PENDING, S.CANCELLED], S.RUNNING)
+        check_task_changes_to([S.PENDING, S.CANCELLED], S.RUNNING)
     with pytest.raises(InvalidTransition, match="running -> skipped"):
         TaskStatusGate([S.RUNNING])[S.SKIPPED]
     with pytest.raises(InvalidTransition, match="queued -> completed"):
-        check_job_changes([JobStatus.QUEUED], JobStatus.COMPLETED)
-    check_task_changes([S.QUEUED], S.QUEUED)  # staying is no change
+        check_job_changes_to([JobStatus.QUEUED], JobStatus.COMPLETED)
+    check_task_changes_to([S.QUEUED], S.QUEUED)  # staying is no change
 
 
 def test_job_changes_admit_what_the_table_lets_become_the_new_status() -> None:

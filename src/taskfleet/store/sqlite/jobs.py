@@ -14,7 +14,7 @@ from taskfleet.errors import JobConflict, JobNotFound, LeaseLost
 from taskfleet.model import WORKER_RUNNER_PREFIX, Job, JobStatus, RunnerInfo
 from taskfleet.store.common.queries import load_queries
 from taskfleet.store.common.rows import acquire_params, encode_json, job_from_row, job_row
-from taskfleet.store.sqlite.transitions import check_job_changes, job_statuses_that_may_become
+from taskfleet.store.sqlite.transitions import check_job_changes_to, job_statuses_that_may_become
 
 _QUERIES = load_queries("taskfleet.store.sqlite")
 _INSERT_JOB = _QUERIES["insert_job"]
@@ -103,7 +103,7 @@ def acquire(
     from_statuses: Collection[JobStatus],
 ) -> None:
     """Make ``runner`` the job's runner while its status is one of ``from_statuses``."""
-    check_job_changes(from_statuses, JobStatus.RUNNING)
+    check_job_changes_to(from_statuses, JobStatus.RUNNING)
     params = {
         **acquire_params(job_id, runner),
         "from_statuses": encode_json([status.value for status in from_statuses]),

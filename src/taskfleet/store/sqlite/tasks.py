@@ -15,7 +15,7 @@ from taskfleet.errors import TaskfileError, TaskfileIssue
 from taskfleet.model import AttemptOutcome, TaskSpec, TaskStatus
 from taskfleet.store.common.queries import load_queries
 from taskfleet.store.common.rows import encode_json, task_insert_row
-from taskfleet.store.sqlite.transitions import check_task_changes
+from taskfleet.store.sqlite.transitions import check_task_changes_to
 
 BATCH_SIZE = 1000
 
@@ -43,10 +43,10 @@ _PEND_UNMET = _QUERIES["pend_unmet"]
 
 _S = TaskStatus
 # The changes the statements above make, as their WHERE clauses admit them.
-check_task_changes([_S.RUNNING], _S.QUEUED)  # release_leases
-check_task_changes([_S.PENDING, _S.QUEUED], _S.CANCELLED)  # cancel_open_tasks
-check_task_changes(_S, _S.QUEUED)  # reopen_selected: any task may be reopened
-check_task_changes([_S.QUEUED], _S.PENDING)  # pend_unmet
+check_task_changes_to([_S.RUNNING], _S.QUEUED)  # release_leases
+check_task_changes_to([_S.PENDING, _S.QUEUED], _S.CANCELLED)  # cancel_open_tasks
+check_task_changes_to(_S, _S.QUEUED)  # reopen_selected: any task may be reopened
+check_task_changes_to([_S.QUEUED], _S.PENDING)  # pend_unmet
 # fail_tasks marks whatever the validation command names, in any status.
 
 

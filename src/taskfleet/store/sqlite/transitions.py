@@ -19,20 +19,20 @@ from taskfleet.store.common.rows import encode_json
 
 __all__ = [
     "TaskStatusGate",
-    "check_job_changes",
-    "check_task_changes",
+    "check_job_changes_to",
+    "check_task_changes_to",
     "job_statuses_that_may_become",
 ]
 
 
-def check_task_changes(admitted: Iterable[TaskStatus], new: TaskStatus) -> None:
+def check_task_changes_to(admitted: Iterable[TaskStatus], new: TaskStatus) -> None:
     """Check each task change from an ``admitted`` status to ``new`` (InvalidTransition)."""
     for current in admitted:
         if current is not new:
             check_task_transition(current, new)
 
 
-def check_job_changes(admitted: Iterable[JobStatus], new: JobStatus) -> None:
+def check_job_changes_to(admitted: Iterable[JobStatus], new: JobStatus) -> None:
     """Check each job change from an ``admitted`` status to ``new`` (InvalidTransition)."""
     for current in admitted:
         if current is not new:
@@ -53,7 +53,7 @@ class TaskStatusGate(dict[TaskStatus, str]):
         self.admitted = tuple(admitted)
 
     def __missing__(self, new: TaskStatus) -> str:
-        check_task_changes(self.admitted, new)
+        check_task_changes_to(self.admitted, new)
         self[new] = new.value
         return new.value
 
@@ -69,7 +69,7 @@ def job_statuses_that_may_become(new: JobStatus) -> str:
     admitted = [new.value]
     for current in JobStatus:
         try:
-            check_job_changes([current], new)
+            check_job_changes_to([current], new)
         except InvalidTransition:
             continue
         if current is not new:
