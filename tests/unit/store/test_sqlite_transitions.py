@@ -171,6 +171,20 @@ async def test_a_running_dependant_is_left_to_its_runner(store: SqliteStore) -> 
     assert status_of(store, "t2") is S.RUNNING
 
 
+@pytest.mark.parametrize("before", list(S))
+async def test_validation_fails_a_task_only_where_the_table_lets_it(
+    store: SqliteStore, before: TaskStatus
+) -> None:
+    put(store, "t1", before)
+    if before is S.FAILED or S.FAILED in TASK_TRANSITIONS[before]:
+        assert await store.fail_tasks("job-1", ["t1", "missing"], "validation failed") == ["t1"]
+        assert status_of(store, "t1") is S.FAILED
+    else:
+        with pytest.raises(InvalidTransition):
+            await store.fail_tasks("job-1", ["t2", "t1"], "validation failed")
+        assert (status_of(store, "t1"), status_of(store, "t2")) == (before, S.PENDING)
+
+
 # -- jobs -------------------------------------------------------------------------
 
 

@@ -370,6 +370,12 @@ UPDATE tasks SET attempt_outcome = NULL
 WHERE job_id = :job_id AND attempt_outcome IS NOT NULL
   AND task_id IN (SELECT value FROM json_each(:task_ids));
 
+-- name: statuses_of_task_ids
+-- The statuses the tasks named in :task_ids (a JSON list) are in: what
+-- fail_tasks checks against the transition table before it changes them.
+SELECT DISTINCT status FROM tasks
+WHERE job_id = :job_id AND task_id IN (SELECT value FROM json_each(:task_ids));
+
 -- name: fail_tasks
 -- Central validation rejected these tasks (:task_ids, a JSON list): failed,
 -- without skipping their dependants (the validation round reopens what it needs).

@@ -32,6 +32,7 @@ _RELEASE_LEASES = _QUERIES["release_leases"]
 _CANCEL_OPEN_TASKS = _QUERIES["cancel_open_tasks"]
 _ARCHIVE_ROW_ATTEMPTS_OF_TASK_IDS = _QUERIES["archive_row_attempts_of_task_ids"]
 _CLEAR_ROW_ATTEMPTS_OF_TASK_IDS = _QUERIES["clear_row_attempts_of_task_ids"]
+_STATUSES_OF_TASK_IDS = _QUERIES["statuses_of_task_ids"]
 _FAIL_TASKS = _QUERIES["fail_tasks"]
 _CLEAR_REOPEN_SELECTION = _QUERIES["clear_reopen_selection"]
 _SELECT_FOR_REOPEN = _QUERIES["select_for_reopen"]
@@ -47,7 +48,7 @@ check_task_changes_to([_S.RUNNING], _S.QUEUED)  # release_leases
 check_task_changes_to([_S.PENDING, _S.QUEUED], _S.CANCELLED)  # cancel_open_tasks
 check_task_changes_to(_S, _S.QUEUED)  # reopen_selected: any task may be reopened
 check_task_changes_to([_S.QUEUED], _S.PENDING)  # pend_unmet
-# fail_tasks marks whatever the validation command names, in any status.
+# fail_tasks: checked at each call, against the statuses it reads.
 
 
 def insert_tasks(conn: sqlite3.Connection, job_id: str, tasks: Iterable[TaskSpec]) -> int:
@@ -116,8 +117,12 @@ def cancel_open_tasks(conn: sqlite3.Connection, job_id: str, now: float) -> int:
 
 
 def fail_tasks(conn: sqlite3.Connection, job_id: str, task_ids: list[str], error: str) -> set[str]:
-    """Mark the named tasks ``failed``; return the ids of those that exist."""
+    """Mark the named tasks ``failed``, all or (InvalidTransition) none; return the ids found."""
     params = {"job_id": job_id, "error": error, "task_ids": encode_json(task_ids)}
+    # Validation runs rarely: reading the statuses first (in the same
+    # transaction) checks exactly the changes fail_tasks is about to make.
+    statuses = [TaskStatus(row[0]) for row in conn.execute(_STATUSES_OF_TASK_IDS, params)]
+    check_task_changes_to(statuses, TaskStatus.FAILED)
     conn.execute(_ARCHIVE_ROW_ATTEMPTS_OF_TASK_IDS, params)
     conn.execute(_CLEAR_ROW_ATTEMPTS_OF_TASK_IDS, params)
     return {row[0] for row in conn.execute(_FAIL_TASKS, params).fetchall()}
