@@ -13,15 +13,16 @@ import pytest
 from taskfleet.errors import StoreError, UsageError
 from taskfleet.model import TaskSpec, TaskStatus
 from taskfleet.store import open_store
+from taskfleet.store.common.queries import load_queries
 from taskfleet.store.sqlite import schema as sqlite_schema
-from taskfleet.store.sqlite.record import _SKIP_DEPENDANTS
 from taskfleet.store.sqlite.schema import SCHEMA_VERSION
-from taskfleet.store.sqlite.store import _CLAIM_WINDOW, SqliteStore
+from taskfleet.store.sqlite.store import SqliteStore
 
 from .conftest import finish, job, start, task, tasks
 from .random_workload import assert_matches_memory
 
 S = TaskStatus
+QUERIES = load_queries("taskfleet.store.sqlite")
 
 
 @pytest.fixture
@@ -212,11 +213,12 @@ async def test_hot_queries_use_their_indexes(db_path: Path) -> None:
     assert store._db is not None
     params = {"job_id": "j", "limit": 10, "held": "[]", "dep_seq": 1, "error": "", "now": 0}
     claim_plan = " ".join(
-        row[3] for row in store._db.execute("EXPLAIN QUERY PLAN " + _CLAIM_WINDOW, params)
+        row[3] for row in store._db.execute("EXPLAIN QUERY PLAN " + QUERIES["claim_window"], params)
     )
     assert "USING INDEX tasks_claimable" in claim_plan
     skip_plan = [
-        row[3] for row in store._db.execute("EXPLAIN QUERY PLAN " + _SKIP_DEPENDANTS, params)
+        row[3]
+        for row in store._db.execute("EXPLAIN QUERY PLAN " + QUERIES["skip_dependants"], params)
     ]
     # Every access to tasks is by key: never a scan of all of a job's tasks.
     task_steps = [step for step in skip_plan if " tasks " in f" {step} "]

@@ -1,4 +1,4 @@
-"""Group commits for the SQLite store: ``record`` and dependency propagation.
+"""Group commits for the SQLite store: ``record_attempts`` and dependency propagation.
 
 The hot path of a run: every attempt start and end of every task passes
 here, in batches of hundreds to thousands. So each batch is written with
@@ -15,77 +15,41 @@ from typing import Any
 from taskfleet.model import (
     FINAL_TASK_STATES,
     AttemptFinished,
+    AttemptOutcome,
     AttemptStarted,
     TaskStatus,
     TaskUpdate,
 )
+from taskfleet.store.common.queries import load_queries
 from taskfleet.store.common.record_plan import Round, cut_after, failing_positions, plan_rounds
 from taskfleet.store.common.rows import encode_json
+from taskfleet.store.sqlite.transitions import TaskStatusGate, check_task_changes_to
 
-# Enum .value is a property lookup; this is on the per-update hot path.
-_STATUS_VALUES = {status: status.value for status in TaskStatus}
-_FINAL_SQL = ", ".join(f"'{status.value}'" for status in sorted(FINAL_TASK_STATES))
+_QUERIES = load_queries("taskfleet.store.sqlite")
+_JOB_HAS_DEPENDENCIES = _QUERIES["job_has_dependencies"]
+_START_TASK = _QUERIES["start_task"]
+_RECORD_ATTEMPT = _QUERIES["record_attempt"]
+_RECORD_ATTEMPT_NOT_IN_ROW = _QUERIES["record_attempt_not_in_row"]
+_CLOSE_ATTEMPT = _QUERIES["close_attempt"]
+_CLOSE_UNSTARTED_ATTEMPT = _QUERIES["close_unstarted_attempt"]
+_FINISH_TASK = _QUERIES["finish_task"]
+_RUN_TASK = _QUERIES["run_task"]
+_ENDED_WITH_DEPENDANTS = _QUERIES["ended_with_dependants"]
+_SATISFY_DEPENDANTS = _QUERIES["satisfy_dependants"]
+_SKIP_DEPENDANTS = _QUERIES["skip_dependants"]
 
-_START_TASK = """
-UPDATE tasks SET status = 'running', attempts = ?, started_at = ?, finished_at = NULL,
-    attempt_outcome = NULL, lease_owner = ?
-WHERE job_id = ? AND seq = ?
-"""
-_RECORD_ATTEMPT = """
-INSERT OR REPLACE INTO attempts
-    (job_id, seq, number, runner_id, started_at, finished_at, outcome, error)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-"""
-_CLOSE_ATTEMPT = """
-UPDATE attempts SET finished_at = ?, outcome = ?, error = ?
-WHERE job_id = ? AND seq = ? AND number = ?
-"""
-# Only when a finish arrives without its start: the lease holder (stored, or
-# the claim's) is the best guess at the runner, and the duration gives the start time.
-_CLOSE_UNSTARTED_ATTEMPT = """
-INSERT INTO attempts (job_id, seq, number, runner_id, started_at, finished_at, outcome, error)
-SELECT job_id, seq, ?, COALESCE(lease_owner, ?, ''), ?, ?, ?, ?
-FROM tasks WHERE job_id = ? AND seq = ?
-ON CONFLICT (job_id, seq, number) DO NOTHING
-"""
-_FINISH_SET = """
-status = ?, result = ?, error = ?, finished_at = ?, duration_s = ?,
-    failures = ?, not_before = ?,
-    lease_owner = CASE WHEN ? THEN NULL ELSE COALESCE(?, lease_owner) END
-WHERE job_id = ? AND seq = ?
-"""
-_FINISH_TASK = f"UPDATE tasks SET {_FINISH_SET}"
-# A start and its finish in one write. A final one keeps the attempt in the
-# row (attempt_outcome set, schema v2) instead of an attempts row.
-_RUN_TASK = (
-    "UPDATE tasks SET attempts = ?, started_at = ?, attempt_runner = ?, attempt_outcome = ?, "
-    + _FINISH_SET
-)
-_ENDED_WITH_DEPENDANTS = """
-SELECT seq, task_id FROM tasks
-WHERE job_id = ? AND has_dependants = 1 AND seq IN (SELECT value FROM json_each(?))
-"""
-# SET reads the old row, so `unmet_deps = 1` means "this success was the last one missing".
-_SATISFY_DEPENDANTS = """
-UPDATE tasks SET unmet_deps = MAX(unmet_deps - 1, 0),
-    status = CASE WHEN status = 'pending' AND unmet_deps = 1 THEN 'queued' ELSE status END
-WHERE job_id = :job_id
-  AND seq IN (SELECT seq FROM task_deps WHERE job_id = :job_id AND dep_seq = :dep_seq)
-"""
-# Joined FROM the CTE, not `seq IN (...)`: without statistics SQLite would
-# rather scan all of the job's tasks than trust a recursive CTE to be small.
-_SKIP_DEPENDANTS = f"""
-WITH RECURSIVE dependants (seq) AS (
-    SELECT seq FROM task_deps WHERE job_id = :job_id AND dep_seq = :dep_seq
-    UNION
-    SELECT d.seq FROM task_deps AS d JOIN dependants AS p ON d.dep_seq = p.seq
-    WHERE d.job_id = :job_id
-)
-UPDATE tasks SET status = 'skipped', error = :error, finished_at = :now, lease_owner = NULL
-FROM dependants AS p
-WHERE tasks.job_id = :job_id AND tasks.seq = p.seq AND tasks.status NOT IN ({_FINAL_SQL})
-RETURNING tasks.seq, tasks.task_id
-"""
+_S = TaskStatus
+# The changes these statements make, as their WHERE clauses admit them. An
+# attempt starts from pending or queued. It ends from running, or from pending
+# or queued when its start was not written (run_task, or a lost start): the
+# row then goes through running in one write, and the start is checked above.
+check_task_changes_to([_S.PENDING, _S.QUEUED], _S.RUNNING)  # start_task
+_ENDED_STATUS_VALUES = TaskStatusGate([_S.RUNNING])  # finish_task, run_task: the new status
+check_task_changes_to([_S.PENDING], _S.QUEUED)  # satisfy_dependants
+check_task_changes_to([_S.PENDING, _S.QUEUED], _S.SKIPPED)  # skip_dependants
+
+# Outcomes are bound as their plain values: cheaper to bind than an enum, on the hot path.
+_OUTCOME_VALUES: dict[str, str] = {outcome: outcome.value for outcome in AttemptOutcome}
 
 
 def record_updates(
@@ -99,10 +63,7 @@ def record_updates(
     ``claimed`` (seq -> runner id) holds the claims not started yet: the
     lease of a task whose finish arrives without its start.
     """
-    has_dependencies = (
-        conn.execute("SELECT 1 FROM task_deps WHERE job_id = ? LIMIT 1", (job_id,)).fetchone()
-        is not None
-    )
+    has_dependencies = conn.execute(_JOB_HAS_DEPENDENCIES, (job_id,)).fetchone() is not None
     if not has_dependencies:
         _write_rounds(conn, job_id, plan_rounds(updates), claimed)
         return []
@@ -152,33 +113,37 @@ def _record_starts(conn: sqlite3.Connection, job_id: str, starts: list[AttemptSt
 def _record_whole_attempts(
     conn: sqlite3.Connection, job_id: str, runs: list[AttemptFinished]
 ) -> None:
-    """Write finishes that carry their start (``runner_id``, ``started_at``)."""
+    """Write finishes that carry their start (``runner_id``, ``started_at``).
+
+    A final one keeps its attempt in the task row; any other one also writes
+    an attempts row, since the task's next attempt will take the row's place.
+    """
     if not runs:
         return
     rows: list[tuple[Any, ...]] = []
+    in_rows: list[AttemptFinished] = []
     archived: list[tuple[Any, ...]] = []
     for f in runs:
         if f.status in FINAL_TASK_STATES:
-            rows.append(
-                (f.attempt, f.started_at, f.runner_id, f.attempt_outcome, *_finish_row(job_id, f))
-            )
-            continue
-        rows.append((f.attempt, f.started_at, None, None, *_finish_row(job_id, f, f.runner_id)))
-        archived.append(
-            (
-                job_id,
-                f.seq,
-                f.attempt,
-                f.runner_id,
-                f.started_at,
-                f.finished_at,
-                f.attempt_outcome,
-                f.error,
-            )
-        )
-    conn.executemany(_RUN_TASK, rows)
-    if archived:
+            outcome = _OUTCOME_VALUES[f.attempt_outcome]
+            rows.append((f.attempt, f.started_at, f.runner_id, outcome, *_finish_row(job_id, f)))
+            in_rows.append(f)
+        else:
+            rows.append((f.attempt, f.started_at, None, None, *_finish_row(job_id, f, f.runner_id)))
+            archived.append(_attempt_row(job_id, f))
+    if conn.executemany(_RUN_TASK, rows).rowcount < len(rows) and in_rows:
+        # Some task ended meanwhile (cancelled by another process): its row
+        # kept its status, so the attempt goes to attempts, not to the row.
+        archived += [_attempt_row(job_id, f) for f in in_rows]
+        conn.executemany(_RECORD_ATTEMPT_NOT_IN_ROW, [(*row, *row[:3]) for row in archived])
+    elif archived:
         conn.executemany(_RECORD_ATTEMPT, archived)
+
+
+def _attempt_row(job_id: str, f: AttemptFinished) -> tuple[Any, ...]:
+    """Parameters of record_attempt for a whole attempt."""
+    outcome = _OUTCOME_VALUES[f.attempt_outcome]
+    return (job_id, f.seq, f.attempt, f.runner_id, f.started_at, f.finished_at, outcome, f.error)
 
 
 def _record_finishes(
@@ -191,7 +156,10 @@ def _record_finishes(
         return
     closed = conn.executemany(
         _CLOSE_ATTEMPT,
-        [(f.finished_at, f.attempt_outcome, f.error, job_id, f.seq, f.attempt) for f in finishes],
+        [
+            (f.finished_at, _OUTCOME_VALUES[f.attempt_outcome], f.error, job_id, f.seq, f.attempt)
+            for f in finishes
+        ],
     ).rowcount
     if closed < len(finishes):
         conn.executemany(
@@ -202,7 +170,7 @@ def _record_finishes(
                     claimed.get(f.seq),
                     f.finished_at - f.duration_s,
                     f.finished_at,
-                    f.attempt_outcome,
+                    _OUTCOME_VALUES[f.attempt_outcome],
                     f.error,
                     job_id,
                     f.seq,
@@ -216,11 +184,14 @@ def _record_finishes(
 def _finish_row(
     job_id: str, finished: AttemptFinished, runner_id: str | None = None
 ) -> tuple[Any, ...]:
-    """Parameters of _FINISH_SET; ``runner_id`` is the lease holder if not stored yet."""
+    """Parameters of finish_task (and run_task's after its first four).
+
+    ``runner_id`` is the lease holder, for a task whose lease is not stored yet.
+    """
     # A pending task waits for its retry under the same runner: it keeps the lease.
     releases = finished.status in FINAL_TASK_STATES or finished.status is TaskStatus.QUEUED
     return (
-        _STATUS_VALUES[finished.status],
+        _ENDED_STATUS_VALUES[finished.status],
         None if finished.result is None else encode_json(finished.result),
         finished.error,
         finished.finished_at,

@@ -15,11 +15,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from taskfleet.errors import (
-    JobNotFound,
-    StoreError,
-    TaskNotFound,
-)
+from taskfleet.errors import StoreError
 from taskfleet.model import (
     WORKER_CLAIMABLE_JOB_STATES,
     Attempt,
@@ -35,56 +31,14 @@ from taskfleet.model import (
     TaskUpdate,
 )
 from taskfleet.store.common.claims import ClaimLedger
-from taskfleet.store.common.rows import (
-    TASK_COLUMNS,
-    encode_json,
-    task_from_row,
-)
 from taskfleet.store.sqlite import files as sqlite_files
 from taskfleet.store.sqlite import jobs as sqlite_jobs
+from taskfleet.store.sqlite import reads as sqlite_reads
 from taskfleet.store.sqlite import record as sqlite_record
 from taskfleet.store.sqlite import tasks as sqlite_tasks
 from taskfleet.store.sqlite.schema import connect, translate_errors
 
 __all__ = ["SqliteStore"]
-
-# The WHERE repeats the partial index tasks_claimable verbatim so SQLite uses it.
-# A read, not a write: the lease is written with the attempt's start (store/claims.py).
-# Claims not started yet are skipped on the index entry, before the row is read.
-_CLAIM_WINDOW = f"""
-SELECT {TASK_COLUMNS} FROM tasks
-WHERE job_id = :job_id AND lease_owner IS NULL AND unmet_deps = 0
-  AND status IN ('queued', 'pending')
-  AND seq NOT IN (SELECT value FROM json_each(:held))
-ORDER BY priority DESC, seq LIMIT :limit
-"""
-_CANCEL_OPEN_TASKS = """
-UPDATE tasks SET status = 'cancelled', finished_at = ?, error = 'cancelled', lease_owner = NULL
-WHERE job_id = ? AND status IN ('pending', 'queued')
-"""
-_FAIL_TASKS = """
-UPDATE tasks SET status = 'failed', error = :error, lease_owner = NULL
-WHERE job_id = :job_id AND task_id IN (SELECT value FROM json_each(:task_ids))
-RETURNING task_id
-"""
-_SEQS_OF_TASK_IDS = """
-SELECT seq FROM tasks
-WHERE job_id = :job_id AND task_id IN (SELECT value FROM json_each(:task_ids))
-"""
-_ATTEMPTS = """
-SELECT number, runner_id, started_at, finished_at, outcome, error
-FROM attempts WHERE job_id = ? AND seq = ? ORDER BY number
-"""
-# The latest attempt when the task row holds it (schema v2).
-_ROW_ATTEMPT = """
-SELECT attempts, COALESCE(attempt_runner, ''), started_at, finished_at, attempt_outcome, error
-FROM tasks WHERE job_id = ? AND seq = ? AND attempt_outcome IS NOT NULL
-"""
-# A range scan of the rowid: no index on job_id, so logging costs one append.
-_TASK_CHANGES = """
-SELECT change_seq, task_id, status, attempt, error, finished_at FROM task_changes
-WHERE change_seq > ? AND job_id = ? ORDER BY change_seq LIMIT ?
-"""
 
 
 class SqliteStore:
@@ -130,11 +84,6 @@ class SqliteStore:
                     conn.execute("ROLLBACK")
                 raise
 
-    @staticmethod
-    def _require_job(conn: sqlite3.Connection, job_id: str) -> None:
-        if conn.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)).fetchone() is None:
-            raise JobNotFound(job_id)
-
     # -- jobs ---------------------------------------------------------------
 
     async def create_job(self, job: Job, tasks: Iterable[TaskSpec]) -> Job:
@@ -142,7 +91,7 @@ class SqliteStore:
         with self._transaction() as conn:
             sqlite_jobs.insert_job(conn, job)
             total = sqlite_tasks.insert_tasks(conn, job.job_id, tasks)
-            conn.execute("UPDATE jobs SET total = ? WHERE job_id = ?", (total, job.job_id))
+            sqlite_jobs.set_total(conn, job.job_id, total)
         return await self.get_job(job.job_id)
 
     async def get_job(self, job_id: str) -> Job:
@@ -159,10 +108,8 @@ class SqliteStore:
 
     async def count_jobs(self, *, status: JobStatus | None = None) -> int:
         """How many jobs (with that status)."""
-        where, params = sqlite_jobs.status_filter(status)
         with self._reading() as conn:
-            row = conn.execute(f"SELECT count(*) FROM jobs {where}", params).fetchone()
-        return int(row[0])
+            return sqlite_jobs.count_jobs(conn, status)
 
     async def acquire_job(
         self, job_id: str, runner: RunnerInfo, from_statuses: Collection[JobStatus]
@@ -175,10 +122,10 @@ class SqliteStore:
     async def claim_queued_job(self, runner: RunnerInfo) -> Job | None:
         """Acquire the oldest job waiting for a worker (queued, or its worker died), or None."""
         with self._transaction() as conn:
-            row = conn.execute(sqlite_jobs.OLDEST_WAITING_JOB).fetchone()
-            if row is not None:
-                sqlite_jobs.acquire(conn, row[0], runner, WORKER_CLAIMABLE_JOB_STATES)
-        return None if row is None else await self.get_job(row[0])
+            job_id = sqlite_jobs.oldest_waiting_job(conn)
+            if job_id is not None:
+                sqlite_jobs.acquire(conn, job_id, runner, WORKER_CLAIMABLE_JOB_STATES)
+        return None if job_id is None else await self.get_job(job_id)
 
     async def wait_for_queued_job(self, timeout_s: float) -> None:
         """Wait out ``timeout_s``: SQLite tells no one of another process's commit."""
@@ -199,16 +146,9 @@ class SqliteStore:
         error: str | None = None,
     ) -> bool:
         """Set the job's status and free the runner's tasks, if it still holds the job."""
-        params = {
-            "job_id": job_id,
-            "runner_id": runner_id,
-            "status": status.value,
-            "finished_at": now if status.is_final else None,
-            "error": error,
-        }
         self._claims.release(job_id, runner_id)
         with self._transaction() as conn:
-            if conn.execute(sqlite_jobs.RELEASE_JOB, params).rowcount == 0:
+            if not sqlite_jobs.release(conn, job_id, runner_id, status, now, error):
                 return False
             sqlite_tasks.release_leases(conn, job_id, runner_id, now)
         return True
@@ -217,21 +157,13 @@ class SqliteStore:
         self, job_id: str, status: JobStatus, now: float, *, error: str | None = None
     ) -> None:
         """Set a job's status without a runner (e.g. cancel a queued job)."""
-        finished_at = now if status.is_final else None
         with self._transaction() as conn:
-            sqlite_jobs.update_job(
-                conn,
-                job_id,
-                "status = ?, finished_at = ?, error = ?",
-                status.value,
-                finished_at,
-                error,
-            )
+            sqlite_jobs.set_status(conn, job_id, status, now, error)
 
     async def set_validation_round(self, job_id: str, validation_round: int) -> None:
         """Remember how many central validation rounds have run."""
         with self._transaction() as conn:
-            sqlite_jobs.update_job(conn, job_id, "validation_round = ?", validation_round)
+            sqlite_jobs.set_validation_round(conn, job_id, validation_round)
 
     async def add_usage(self, job_id: str, usage: Mapping[str, float]) -> None:
         """Add token and cost counts to the job's ``usage`` totals."""
@@ -255,11 +187,8 @@ class SqliteStore:
         if limit <= 0:
             return []
         held = self._claims.held(job_id)
-        params = {"job_id": job_id, "limit": limit, "held": encode_json(list(held))}
         with self._reading() as conn:
-            rows = conn.execute(_CLAIM_WINDOW, params).fetchall()
-        spec_cache: dict[str, Any] = {}
-        tasks = [task_from_row(row, spec_cache) for row in rows]
+            tasks = sqlite_reads.claim_window(conn, job_id, limit, held)
         for task in tasks:
             task.lease_owner = held[task.seq] = runner_id
         return tasks
@@ -276,8 +205,8 @@ class SqliteStore:
     async def cancel_open_tasks(self, job_id: str, now: float) -> int:
         """Cancel every ``pending`` or ``queued`` task; return how many."""
         with self._transaction() as conn:
-            self._require_job(conn, job_id)
-            cancelled: int = conn.execute(_CANCEL_OPEN_TASKS, (now, job_id)).rowcount
+            sqlite_jobs.require_job(conn, job_id)
+            cancelled = sqlite_tasks.cancel_open_tasks(conn, job_id, now)
         self._claims.forget(job_id)
         return cancelled
 
@@ -301,11 +230,8 @@ class SqliteStore:
         wanted = list(dict.fromkeys(task_ids))
         if not wanted:
             return []
-        params = {"job_id": job_id, "error": error, "task_ids": encode_json(wanted)}
         with self._transaction() as conn:
-            sqlite_tasks.archive_row_attempts(conn, params, _SEQS_OF_TASK_IDS)
-            rows = conn.execute(_FAIL_TASKS, params).fetchall()
-        marked = {row[0] for row in rows}
+            marked = sqlite_tasks.fail_tasks(conn, job_id, wanted, error)
         return [task_id for task_id in wanted if task_id in marked]
 
     async def release_leases(self, job_id: str, runner_id: str) -> None:
@@ -318,23 +244,12 @@ class SqliteStore:
     async def count_tasks(self, job_id: str) -> StatusCounts:
         """Tasks per status."""
         with self._reading() as conn:
-            self._require_job(conn, job_id)
-            rows = conn.execute(
-                "SELECT status, count(*) FROM tasks WHERE job_id = ? GROUP BY status", (job_id,)
-            ).fetchall()
-        return StatusCounts.from_mapping({TaskStatus(status): n for status, n in rows})
+            return sqlite_reads.count_tasks(conn, job_id)
 
     async def get_task(self, job_id: str, task_id: str) -> Task:
         """One task; raises TaskNotFound (or JobNotFound)."""
         with self._reading() as conn:
-            row = conn.execute(
-                f"SELECT {TASK_COLUMNS} FROM tasks WHERE job_id = ? AND task_id = ?",
-                (job_id, task_id),
-            ).fetchone()
-            if row is None:
-                self._require_job(conn, job_id)
-                raise TaskNotFound(job_id, task_id)
-        return task_from_row(row)
+            return sqlite_reads.get_task(conn, job_id, task_id)
 
     async def list_tasks(
         self,
@@ -346,38 +261,21 @@ class SqliteStore:
         search: str | None = None,
     ) -> list[Task]:
         """Tasks in input order with ``seq > after_seq``; ``search`` matches inside ids."""
-        sql = f"SELECT {TASK_COLUMNS} FROM tasks WHERE job_id = ? AND seq > ?"
-        params: list[Any] = [job_id, after_seq]
-        if statuses is not None:
-            values = [status.value for status in statuses]
-            sql += f" AND status IN ({', '.join('?' * len(values))})" if values else " AND 0"
-            params += values
-        if search:
-            sql += " AND instr(task_id, ?) > 0"
-            params.append(search)
         with self._reading() as conn:
-            self._require_job(conn, job_id)
-            rows = conn.execute(sql + " ORDER BY seq LIMIT ?", (*params, limit)).fetchall()
-        return [task_from_row(row) for row in rows]
+            return sqlite_reads.list_tasks(conn, job_id, statuses, after_seq, limit, search)
 
     async def list_attempts(self, job_id: str, task_id: str) -> list[Attempt]:
         """Every recorded attempt of a task, oldest first."""
-        task = await self.get_task(job_id, task_id)
         with self._reading() as conn:
-            rows = conn.execute(_ATTEMPTS, (job_id, task.seq)).fetchall()
-            rows += conn.execute(_ROW_ATTEMPT, (job_id, task.seq)).fetchall()
-        return [Attempt(task_id, *row) for row in rows]
+            task = sqlite_reads.get_task(conn, job_id, task_id)
+            return sqlite_reads.list_attempts(conn, job_id, task)
 
     async def list_task_changes(
         self, job_id: str, *, after_change_seq: int = 0, limit: int = 1000
     ) -> list[TaskChange]:
         """The job's task state changes after ``after_change_seq``, oldest first."""
         with self._reading() as conn:
-            self._require_job(conn, job_id)
-            rows = conn.execute(_TASK_CHANGES, (after_change_seq, job_id, limit)).fetchall()
-        return [
-            TaskChange(row[0], row[1], TaskStatus(row[2]), row[3], row[4], row[5]) for row in rows
-        ]
+            return sqlite_reads.list_task_changes(conn, job_id, after_change_seq, limit)
 
     # -- files --------------------------------------------------------------
 

@@ -1,102 +1,59 @@
-"""Bulk task writes of the SQLite store: insert a job's tasks, release leases, reopen.
+"""Task writes of the SQLite store outside group commits: insert, cancel, fail, reopen, release.
 
 Each function runs inside a transaction the caller opened. Attempt starts
-and ends (the group commits) are in ``sqlite_record``.
+and ends (the group commits) are in ``record``. Every status change passes
+the state machine's gate (``transitions``): the checks at import below.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from taskfleet.errors import TaskfileError, TaskfileIssue
-from taskfleet.model import TaskSpec, TaskStatus
-from taskfleet.store.common.rows import TASK_INSERT_COLUMNS, encode_json, task_insert_row
+from taskfleet.model import AttemptOutcome, TaskSpec, TaskStatus
+from taskfleet.store.common.queries import load_queries
+from taskfleet.store.common.rows import encode_json, task_insert_row
+from taskfleet.store.sqlite.transitions import check_task_changes_to
 
 BATCH_SIZE = 1000
 
-_INSERT_TASK = (
-    f"INSERT INTO tasks ({TASK_INSERT_COLUMNS}) "
-    f"VALUES ({', '.join('?' * len(TASK_INSERT_COLUMNS.split(',')))})"
-)
-_STAGE_DEPENDENCY = "INSERT INTO temp.dep_staging (seq, dep_task_id) VALUES (?, ?)"
-_UNKNOWN_DEPENDENCIES = """
-SELECT t.task_id, s.dep_task_id FROM temp.dep_staging AS s
-JOIN tasks AS t ON t.job_id = :job_id AND t.seq = s.seq
-WHERE NOT EXISTS (
-    SELECT 1 FROM tasks AS d WHERE d.job_id = :job_id AND d.task_id = s.dep_task_id
-)
-ORDER BY s.rowid LIMIT 20
-"""
-_RESOLVE_DEPENDENCIES = """
-INSERT INTO task_deps (job_id, seq, dep_seq)
-SELECT :job_id, s.seq, d.seq FROM temp.dep_staging AS s
-JOIN tasks AS d ON d.job_id = :job_id AND d.task_id = s.dep_task_id
-"""
-_MARK_HAS_DEPENDANTS = """
-UPDATE tasks SET has_dependants = 1
-WHERE job_id = :job_id AND seq IN (SELECT dep_seq FROM task_deps WHERE job_id = :job_id)
-"""
+_QUERIES = load_queries("taskfleet.store.sqlite")
+_CLEAR_DEPENDENCY_STAGING = _QUERIES["clear_dependency_staging"]
+_INSERT_TASK = _QUERIES["insert_task"]
+_STAGE_DEPENDENCY = _QUERIES["stage_dependency"]
+_ANY_STAGED_DEPENDENCY = _QUERIES["any_staged_dependency"]
+_UNKNOWN_DEPENDENCIES = _QUERIES["unknown_dependencies"]
+_RESOLVE_DEPENDENCIES = _QUERIES["resolve_dependencies"]
+_MARK_HAS_DEPENDANTS = _QUERIES["mark_has_dependants"]
+_CLOSE_INTERRUPTED_ATTEMPTS = _QUERIES["close_interrupted_attempts"]
+_RELEASE_LEASES = _QUERIES["release_leases"]
+_CANCEL_OPEN_TASKS = _QUERIES["cancel_open_tasks"]
+_ARCHIVE_ROW_ATTEMPTS_OF_TASK_IDS = _QUERIES["archive_row_attempts_of_task_ids"]
+_CLEAR_ROW_ATTEMPTS_OF_TASK_IDS = _QUERIES["clear_row_attempts_of_task_ids"]
+_STATUSES_OF_TASK_IDS = _QUERIES["statuses_of_task_ids"]
+_FAIL_TASKS = _QUERIES["fail_tasks"]
+_CLEAR_REOPEN_SELECTION = _QUERIES["clear_reopen_selection"]
+_SELECT_FOR_REOPEN = _QUERIES["select_for_reopen"]
+_ARCHIVE_ROW_ATTEMPTS_OF_SELECTION = _QUERIES["archive_row_attempts_of_reopen_selection"]
+_CLEAR_ROW_ATTEMPTS_OF_SELECTION = _QUERIES["clear_row_attempts_of_reopen_selection"]
+_REOPEN_SELECTED = _QUERIES["reopen_selected"]
+_RECOUNT_UNMET_DEPENDENCIES = _QUERIES["recount_unmet_dependencies"]
+_PEND_UNMET = _QUERIES["pend_unmet"]
 
-_CLOSE_INTERRUPTED_ATTEMPTS = """
-UPDATE attempts SET finished_at = :now, outcome = 'interrupted'
-FROM tasks AS t
-WHERE t.job_id = :job_id AND t.lease_owner = :runner_id AND t.status = 'running'
-  AND attempts.job_id = t.job_id AND attempts.seq = t.seq AND attempts.finished_at IS NULL
-"""
-_RELEASE_LEASES = """
-UPDATE tasks SET lease_owner = NULL,
-    status = CASE WHEN status = 'running' THEN 'queued' ELSE status END
-WHERE job_id = :job_id AND lease_owner = :runner_id
-"""
-
-_SELECT_FOR_REOPEN = """
-INSERT INTO temp.reopen_selection (seq)
-SELECT seq FROM tasks WHERE job_id = :job_id AND (
-    status IN (SELECT value FROM json_each(:statuses))
-    OR task_id IN (SELECT value FROM json_each(:task_ids))
-)
-"""
-# A task row may hold its latest attempt (schema v2): move it to attempts
-# before the row is reset or re-marked, so no attempt is lost.
-ARCHIVE_ROW_ATTEMPT = """
-INSERT INTO attempts (job_id, seq, number, runner_id, started_at, finished_at, outcome, error)
-SELECT job_id, seq, attempts, COALESCE(attempt_runner, ''), started_at, finished_at,
-    attempt_outcome, error
-FROM tasks WHERE job_id = :job_id AND attempt_outcome IS NOT NULL AND seq IN ({selection})
-ON CONFLICT (job_id, seq, number) DO NOTHING
-"""
-CLEAR_ROW_ATTEMPT = """
-UPDATE tasks SET attempt_outcome = NULL
-WHERE job_id = :job_id AND attempt_outcome IS NOT NULL AND seq IN ({selection})
-"""
-_REOPEN_SELECTION = "SELECT seq FROM temp.reopen_selection"
-# Queued first, so that a dependency reopened in the same call counts as unmet below.
-_REOPEN = """
-UPDATE tasks SET status = 'queued', failures = 0, error = NULL, result = NULL,
-    not_before = NULL, lease_owner = NULL, finished_at = NULL, duration_s = NULL
-WHERE job_id = :job_id AND seq IN (SELECT seq FROM temp.reopen_selection)
-"""
-# CROSS JOIN fixes the join order: SQLite's planner, without statistics on a
-# fresh file, would otherwise scan all of the job's tasks per reopened task.
-_RECOUNT_UNMET = """
-UPDATE tasks SET unmet_deps = (
-    SELECT count(*) FROM task_deps AS d
-    CROSS JOIN tasks AS dep ON dep.job_id = d.job_id AND dep.seq = d.dep_seq
-    WHERE d.job_id = tasks.job_id AND d.seq = tasks.seq AND dep.status != 'succeeded'
-)
-WHERE job_id = :job_id AND seq IN (SELECT seq FROM temp.reopen_selection)
-"""
-_PEND_UNMET = """
-UPDATE tasks SET status = 'pending'
-WHERE job_id = :job_id AND unmet_deps > 0 AND seq IN (SELECT seq FROM temp.reopen_selection)
-"""
+_S = TaskStatus
+# The changes the statements above make, as their WHERE clauses admit them.
+check_task_changes_to([_S.RUNNING], _S.QUEUED)  # release_leases
+check_task_changes_to([_S.PENDING, _S.QUEUED], _S.CANCELLED)  # cancel_open_tasks
+check_task_changes_to(_S, _S.QUEUED)  # reopen_selected: any task may be reopened
+check_task_changes_to([_S.QUEUED], _S.PENDING)  # pend_unmet
+# fail_tasks: checked at each call, against the statuses it reads.
 
 
 def insert_tasks(conn: sqlite3.Connection, job_id: str, tasks: Iterable[TaskSpec]) -> int:
     """Insert the tasks and their dependencies in batches; return how many."""
-    conn.execute("DELETE FROM temp.dep_staging")
+    conn.execute(_CLEAR_DEPENDENCY_STAGING)
     rows: list[tuple[Any, ...]] = []
     edges: list[tuple[int, str]] = []
     total = 0
@@ -107,7 +64,7 @@ def insert_tasks(conn: sqlite3.Connection, job_id: str, tasks: Iterable[TaskSpec
         if len(rows) >= BATCH_SIZE or len(edges) >= BATCH_SIZE:
             total += _flush_tasks(conn, rows, edges)
     total += _flush_tasks(conn, rows, edges)
-    if conn.execute("SELECT 1 FROM temp.dep_staging LIMIT 1").fetchone() is not None:
+    if conn.execute(_ANY_STAGED_DEPENDENCY).fetchone() is not None:
         _resolve_dependencies(conn, job_id)
     return total
 
@@ -138,14 +95,37 @@ def _resolve_dependencies(conn: sqlite3.Connection, job_id: str) -> None:
         )
     conn.execute(_RESOLVE_DEPENDENCIES, params)
     conn.execute(_MARK_HAS_DEPENDANTS, params)
-    conn.execute("DELETE FROM temp.dep_staging")
+    conn.execute(_CLEAR_DEPENDENCY_STAGING)
 
 
 def release_leases(conn: sqlite3.Connection, job_id: str, runner_id: str, now: float) -> None:
     """Free ``runner_id``'s tasks: running ones go back to queued, their attempts interrupted."""
-    params = {"job_id": job_id, "runner_id": runner_id, "now": now}
+    params = {
+        "job_id": job_id,
+        "runner_id": runner_id,
+        "now": now,
+        "interrupted": AttemptOutcome.INTERRUPTED.value,
+    }
     conn.execute(_CLOSE_INTERRUPTED_ATTEMPTS, params)
     conn.execute(_RELEASE_LEASES, params)
+
+
+def cancel_open_tasks(conn: sqlite3.Connection, job_id: str, now: float) -> int:
+    """Cancel every ``pending`` or ``queued`` task; return how many."""
+    cancelled: int = conn.execute(_CANCEL_OPEN_TASKS, (now, job_id)).rowcount
+    return cancelled
+
+
+def fail_tasks(conn: sqlite3.Connection, job_id: str, task_ids: list[str], error: str) -> set[str]:
+    """Mark the named tasks ``failed``, all or (InvalidTransition) none; return the ids found."""
+    params = {"job_id": job_id, "error": error, "task_ids": encode_json(task_ids)}
+    # Validation runs rarely: reading the statuses first (in the same
+    # transaction) checks exactly the changes fail_tasks is about to make.
+    statuses = [TaskStatus(row[0]) for row in conn.execute(_STATUSES_OF_TASK_IDS, params)]
+    check_task_changes_to(statuses, TaskStatus.FAILED)
+    conn.execute(_ARCHIVE_ROW_ATTEMPTS_OF_TASK_IDS, params)
+    conn.execute(_CLEAR_ROW_ATTEMPTS_OF_TASK_IDS, params)
+    return {row[0] for row in conn.execute(_FAIL_TASKS, params).fetchall()}
 
 
 def reopen_tasks(
@@ -155,7 +135,7 @@ def reopen_tasks(
     task_ids: Collection[str],
 ) -> int:
     """Reopen the selected tasks with fresh retries; return how many."""
-    conn.execute("DELETE FROM temp.reopen_selection")
+    conn.execute(_CLEAR_REOPEN_SELECTION)
     params = {
         "job_id": job_id,
         "statuses": encode_json([status.value for status in statuses]),
@@ -163,17 +143,11 @@ def reopen_tasks(
     }
     count = conn.execute(_SELECT_FOR_REOPEN, params).rowcount
     if count:
-        archive_row_attempts(conn, params, _REOPEN_SELECTION)
-        conn.execute(_REOPEN, params)
-        conn.execute(_RECOUNT_UNMET, params)
+        # A row may hold its latest attempt (schema v2): archive it before the reset.
+        conn.execute(_ARCHIVE_ROW_ATTEMPTS_OF_SELECTION, params)
+        conn.execute(_CLEAR_ROW_ATTEMPTS_OF_SELECTION, params)
+        conn.execute(_REOPEN_SELECTED, params)
+        conn.execute(_RECOUNT_UNMET_DEPENDENCIES, params)
         conn.execute(_PEND_UNMET, params)
-    conn.execute("DELETE FROM temp.reopen_selection")
+    conn.execute(_CLEAR_REOPEN_SELECTION)
     return count
-
-
-def archive_row_attempts(
-    conn: sqlite3.Connection, params: Mapping[str, Any], selection: str
-) -> None:
-    """Move the attempts kept in the selected task rows to the attempts table."""
-    conn.execute(ARCHIVE_ROW_ATTEMPT.format(selection=selection), params)
-    conn.execute(CLEAR_ROW_ATTEMPT.format(selection=selection), params)
