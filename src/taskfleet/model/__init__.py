@@ -44,6 +44,7 @@ from taskfleet.model.states import (
     check_attempt_end,
     check_job_transition,
     check_task_transition,
+    job_may_change,
     task_may_change,
     task_status_at_creation,
 )
@@ -101,6 +102,7 @@ __all__ = [
     "check_job_transition",
     "check_task_changes",
     "check_task_transition",
+    "job_may_change",
     "task_may_change",
     "task_status_at_creation",
 ]

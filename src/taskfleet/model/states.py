@@ -113,12 +113,17 @@ def check_attempt_end(current: TaskStatus, new: TaskStatus) -> None:
         )
 
 
+def job_may_change(current: JobStatus, new: JobStatus) -> bool:
+    """Whether ``JOB_TRANSITIONS`` lets a job go ``current`` -> ``new`` (staying always may)."""
+    return new is current or new in JOB_TRANSITIONS[current]
+
+
 def check_job_transition(current: JobStatus, new: JobStatus) -> None:
     """Raise InvalidTransition unless ``JOB_TRANSITIONS`` lets a job go ``current`` -> ``new``.
 
     ``current is new`` passes: a status that stays is no change.
     """
-    if new is not current and new not in JOB_TRANSITIONS[current]:
+    if not job_may_change(current, new):
         raise InvalidTransition(f"job state {current.value} -> {new.value} is not allowed")
 
 

@@ -8,12 +8,13 @@ taken over: that raises JobConflict.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from taskfleet.engine.liveness import DEFAULT_LEASE_S
-from taskfleet.errors import JobConflict
+from taskfleet.errors import InvalidTransition, JobConflict
 from taskfleet.model import SELECTIVE_RETRY_TASK_STATES, Job, JobStatus, RunMode
 from taskfleet.service.reports import get_job
 from taskfleet.store.base import Store
@@ -47,7 +48,8 @@ async def cancel_job(store: Store, job_id: str) -> Job:
         return job
     now = time.time()
     await store.cancel_open_tasks(job_id, now)
-    await store.set_job_status(job_id, JobStatus.CANCELLED, now)
+    with contextlib.suppress(InvalidTransition):  # the job ended meanwhile: its end came first
+        await store.set_job_status(job_id, JobStatus.CANCELLED, now)
     return await store.get_job(job_id)
 
 

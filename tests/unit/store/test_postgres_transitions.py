@@ -1,8 +1,8 @@
 """The PostgreSQL store changes states only as the model's transition table allows.
 
 Each status-changing statement takes the states it may change as a
-parameter built by ``store.postgres.transitions`` through the model's gate;
-these tests check that gate, then races in which a statement meets a row
+parameter built by ``store.common.transitions`` through the model's gate
+(tested in test_transition_gate.py); these tests check races in which a statement meets a row
 in a state it may not change.
 """
 
@@ -23,12 +23,6 @@ from taskfleet.model import (
     TaskStatus,
 )
 from taskfleet.store.postgres.store import PostgresStore
-from taskfleet.store.postgres.transitions import (
-    allowed_job_sources,
-    allowed_task_sources,
-    checked_job_sources,
-    checked_task_sources,
-)
 
 from .conftest import finish, job, runner, start, tasks
 from .random_workload import random_job, random_step
@@ -42,38 +36,6 @@ async def pg(pg_url: str) -> AsyncIterator[PostgresStore]:
     await store.open()
     yield store
     await store.close()
-
-
-# -- the gate, without a server ---------------------------------------------------
-
-
-@pytest.mark.parametrize("target", list(TaskStatus))
-def test_allowed_task_sources_are_the_tables(target: TaskStatus) -> None:
-    expected = [s.value for s in TaskStatus if s is target or target in TASK_TRANSITIONS[s]]
-    assert allowed_task_sources(target) == expected
-
-
-@pytest.mark.parametrize("target", list(JobStatus))
-def test_allowed_job_sources_are_the_tables(target: JobStatus) -> None:
-    expected = [s.value for s in JobStatus if s is target or target in JOB_TRANSITIONS[s]]
-    assert allowed_job_sources(target) == expected
-
-
-def test_checked_sources_pass_allowed_changes_and_refuse_the_others() -> None:
-    for source, targets in TASK_TRANSITIONS.items():
-        for target in TaskStatus:
-            if target is source or target in targets:
-                assert checked_task_sources([source], target) == [source.value]
-            else:
-                with pytest.raises(InvalidTransition):
-                    checked_task_sources([source], target)
-    for job_source, job_targets in JOB_TRANSITIONS.items():
-        for job_target in JobStatus:
-            if job_target is job_source or job_target in job_targets:
-                assert checked_job_sources([job_source], job_target) == [job_source.value]
-            else:
-                with pytest.raises(InvalidTransition):
-                    checked_job_sources([job_source], job_target)
 
 
 # -- statements meeting rows they may not change ------------------------------------

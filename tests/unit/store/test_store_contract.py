@@ -12,6 +12,7 @@ import pytest
 
 from taskfleet.errors import (
     FileNotFound,
+    InvalidTransition,
     JobConflict,
     JobNotFound,
     LeaseLost,
@@ -619,6 +620,16 @@ async def test_set_job_status(store: Store) -> None:
     assert (got.status, got.finished_at, got.error) == (JobStatus.QUEUED, None, None)
     with pytest.raises(JobNotFound):
         await store.set_job_status("nope", JobStatus.CANCELLED, 5.0)
+
+
+async def test_a_job_change_the_table_forbids_is_refused_and_changes_nothing(
+    store: Store,
+) -> None:
+    await store.create_job(job(), [])
+    with pytest.raises(InvalidTransition, match="queued -> completed"):
+        await store.set_job_status("job-1", JobStatus.COMPLETED, 5.0)
+    got = await store.get_job("job-1")
+    assert (got.status, got.finished_at) == (JobStatus.QUEUED, None)
 
 
 async def test_validation_round_and_usage(store: Store) -> None:

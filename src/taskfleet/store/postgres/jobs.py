@@ -22,8 +22,8 @@ from taskfleet.model import (
 )
 from taskfleet.store.common.queries import load_queries
 from taskfleet.store.common.rows import acquire_params, encode_json, job_from_row, job_row
+from taskfleet.store.common.transitions import allowed_job_sources, checked_job_sources
 from taskfleet.store.postgres.schema import Connection
-from taskfleet.store.postgres.transitions import allowed_job_sources, checked_job_sources
 
 _QUERIES = load_queries("taskfleet.store.postgres")
 _INSERT_JOB = _QUERIES["insert_job"]

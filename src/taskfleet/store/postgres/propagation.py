@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from taskfleet.model import AttemptFinished, TaskStatus, TaskUpdate
 from taskfleet.store.common.queries import load_queries
 from taskfleet.store.common.record_plan import cut_after, failing_positions
+from taskfleet.store.common.transitions import allowed_task_sources, checked_task_sources
 from taskfleet.store.postgres.schema import Connection
-from taskfleet.store.postgres.transitions import allowed_task_sources, checked_task_sources
 
 __all__ = ["propagate", "segments"]
 

@@ -24,9 +24,9 @@ from taskfleet.model import (
 from taskfleet.store.common.queries import load_queries
 from taskfleet.store.common.record_plan import plan_rounds
 from taskfleet.store.common.rows import encode_json
+from taskfleet.store.common.transitions import checked_task_sources
 from taskfleet.store.postgres.propagation import propagate, segments
 from taskfleet.store.postgres.schema import Connection
-from taskfleet.store.postgres.transitions import checked_task_sources
 
 __all__ = ["clean_text", "record_updates"]
 

@@ -16,8 +16,8 @@ from taskfleet.errors import TaskfileError, TaskfileIssue
 from taskfleet.model import AttemptOutcome, TaskSpec, TaskStatus
 from taskfleet.store.common.queries import load_queries
 from taskfleet.store.common.rows import task_insert_row
+from taskfleet.store.common.transitions import allowed_task_sources, checked_task_sources
 from taskfleet.store.postgres.schema import JOB_LOCK_NAMESPACE, Connection
-from taskfleet.store.postgres.transitions import allowed_task_sources, checked_task_sources
 
 BATCH_SIZE = 5000
 

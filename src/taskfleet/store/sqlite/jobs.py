@@ -11,10 +11,16 @@ import sqlite3
 from collections.abc import Collection, Mapping
 
 from taskfleet.errors import JobConflict, JobNotFound, LeaseLost
-from taskfleet.model import WORKER_RUNNER_PREFIX, Job, JobStatus, RunnerInfo
+from taskfleet.model import (
+    WORKER_RUNNER_PREFIX,
+    Job,
+    JobStatus,
+    RunnerInfo,
+    check_job_transition,
+)
 from taskfleet.store.common.queries import load_queries
 from taskfleet.store.common.rows import acquire_params, encode_json, job_from_row, job_row
-from taskfleet.store.sqlite.transitions import check_job_changes_to, job_statuses_that_may_become
+from taskfleet.store.common.transitions import allowed_job_sources, checked_job_sources
 
 _QUERIES = load_queries("taskfleet.store.sqlite")
 _INSERT_JOB = _QUERIES["insert_job"]
@@ -103,10 +109,9 @@ def acquire(
     from_statuses: Collection[JobStatus],
 ) -> None:
     """Make ``runner`` the job's runner while its status is one of ``from_statuses``."""
-    check_job_changes_to(from_statuses, JobStatus.RUNNING)
     params = {
         **acquire_params(job_id, runner),
-        "from_statuses": encode_json([status.value for status in from_statuses]),
+        "from_statuses": encode_json(checked_job_sources(from_statuses, JobStatus.RUNNING)),
     }
     if conn.execute(_ACQUIRE_JOB, params).rowcount == 1:
         return
@@ -147,7 +152,7 @@ def release(
         "status": status.value,
         "finished_at": now if status.is_final else None,
         "error": error,
-        "from_statuses": job_statuses_that_may_become(status),
+        "from_statuses": encode_json(allowed_job_sources(status)),
     }
     if conn.execute(_RELEASE_JOB, params).rowcount == 1:
         return True
@@ -157,20 +162,25 @@ def release(
 def set_status(
     conn: sqlite3.Connection, job_id: str, status: JobStatus, now: float, error: str | None
 ) -> None:
-    """Set the job's status without a runner; JobNotFound if there is no such job.
+    """Set the job's status without a runner.
 
-    A change the table forbids (a cancel that arrives after the job completed)
-    leaves the status as it is: the other change came first.
+    JobNotFound if there is no such job; InvalidTransition, with nothing
+    changed, if the table forbids the change (a cancel that arrives after the
+    job completed), as the other stores do.
     """
     params = {
         "job_id": job_id,
         "status": status.value,
         "finished_at": now if status.is_final else None,
         "error": error,
-        "from_statuses": job_statuses_that_may_become(status),
+        "from_statuses": encode_json(allowed_job_sources(status)),
     }
     if conn.execute(_SET_JOB_STATUS, params).rowcount == 0:
-        require_job(conn, job_id)
+        # Only a missing job or a forbidden change update nothing: say which.
+        row = conn.execute(_JOB_STATUS, (job_id,)).fetchone()
+        if row is None:
+            raise JobNotFound(job_id)
+        check_job_transition(JobStatus(row[0]), status)
 
 
 def set_validation_round(conn: sqlite3.Connection, job_id: str, validation_round: int) -> None:

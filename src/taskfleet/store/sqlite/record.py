@@ -23,7 +23,7 @@ from taskfleet.model import (
 from taskfleet.store.common.queries import load_queries
 from taskfleet.store.common.record_plan import Round, cut_after, failing_positions, plan_rounds
 from taskfleet.store.common.rows import encode_json
-from taskfleet.store.sqlite.transitions import TaskStatusGate, check_task_changes_to
+from taskfleet.store.common.transitions import TaskStatusGate, checked_task_sources
 
 _QUERIES = load_queries("taskfleet.store.sqlite")
 _JOB_HAS_DEPENDENCIES = _QUERIES["job_has_dependencies"]
@@ -43,10 +43,10 @@ _S = TaskStatus
 # attempt starts from pending or queued. It ends from running, or from pending
 # or queued when its start was not written (run_task, or a lost start): the
 # row then goes through running in one write, and the start is checked above.
-check_task_changes_to([_S.PENDING, _S.QUEUED], _S.RUNNING)  # start_task
+checked_task_sources([_S.PENDING, _S.QUEUED], _S.RUNNING)  # start_task
 _ENDED_STATUS_VALUES = TaskStatusGate([_S.RUNNING])  # finish_task, run_task: the new status
-check_task_changes_to([_S.PENDING], _S.QUEUED)  # satisfy_dependants
-check_task_changes_to([_S.PENDING, _S.QUEUED], _S.SKIPPED)  # skip_dependants
+checked_task_sources([_S.PENDING], _S.QUEUED)  # satisfy_dependants
+checked_task_sources([_S.PENDING, _S.QUEUED], _S.SKIPPED)  # skip_dependants
 
 # Outcomes are bound as their plain values: cheaper to bind than an enum, on the hot path.
 _OUTCOME_VALUES: dict[str, str] = {outcome: outcome.value for outcome in AttemptOutcome}

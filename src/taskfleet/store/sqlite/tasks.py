@@ -15,7 +15,7 @@ from taskfleet.errors import TaskfileError, TaskfileIssue
 from taskfleet.model import AttemptOutcome, TaskSpec, TaskStatus
 from taskfleet.store.common.queries import load_queries
 from taskfleet.store.common.rows import encode_json, task_insert_row
-from taskfleet.store.sqlite.transitions import check_task_changes_to
+from taskfleet.store.common.transitions import checked_task_sources
 
 BATCH_SIZE = 1000
 
@@ -44,10 +44,10 @@ _PEND_UNMET = _QUERIES["pend_unmet"]
 
 _S = TaskStatus
 # The changes the statements above make, as their WHERE clauses admit them.
-check_task_changes_to([_S.RUNNING], _S.QUEUED)  # release_leases
-check_task_changes_to([_S.PENDING, _S.QUEUED], _S.CANCELLED)  # cancel_open_tasks
-check_task_changes_to(_S, _S.QUEUED)  # reopen_selected: any task may be reopened
-check_task_changes_to([_S.QUEUED], _S.PENDING)  # pend_unmet
+checked_task_sources([_S.RUNNING], _S.QUEUED)  # release_leases
+checked_task_sources([_S.PENDING, _S.QUEUED], _S.CANCELLED)  # cancel_open_tasks
+checked_task_sources(_S, _S.QUEUED)  # reopen_selected: any task may be reopened
+checked_task_sources([_S.QUEUED], _S.PENDING)  # pend_unmet
 # fail_tasks: checked at each call, against the statuses it reads.
 
 
@@ -122,7 +122,7 @@ def fail_tasks(conn: sqlite3.Connection, job_id: str, task_ids: list[str], error
     # Validation runs rarely: reading the statuses first (in the same
     # transaction) checks exactly the changes fail_tasks is about to make.
     statuses = [TaskStatus(row[0]) for row in conn.execute(_STATUSES_OF_TASK_IDS, params)]
-    check_task_changes_to(statuses, TaskStatus.FAILED)
+    checked_task_sources(statuses, TaskStatus.FAILED)
     conn.execute(_ARCHIVE_ROW_ATTEMPTS_OF_TASK_IDS, params)
     conn.execute(_CLEAR_ROW_ATTEMPTS_OF_TASK_IDS, params)
     return {row[0] for row in conn.execute(_FAIL_TASKS, params).fetchall()}
