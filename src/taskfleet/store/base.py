@@ -71,6 +71,14 @@ class Store(Protocol):
     async def count_jobs(self, *, status: JobStatus | None = None) -> int:
         """How many jobs (with that status)."""
 
+    async def job_ids_starting_with(self, prefix: str, *, limit: int) -> list[str]:
+        """Ids of the jobs whose id starts with ``prefix`` (case-sensitive), in id order.
+
+        At most ``limit``. ``prefix`` is plain text: no character in it is a
+        wildcard. Served from the job id's index, so it stays cheap however
+        many jobs the store holds.
+        """
+
     async def acquire_job(
         self, job_id: str, runner: RunnerInfo, from_statuses: Collection[JobStatus]
     ) -> Job:

@@ -140,6 +140,10 @@ class MemoryStore:
         """How many jobs (with that status)."""
         return sum(1 for job in self._jobs.values() if status is None or job.status is status)
 
+    async def job_ids_starting_with(self, prefix: str, *, limit: int) -> list[str]:
+        """Ids of the jobs whose id starts with ``prefix``, in id order, at most ``limit``."""
+        return sorted(job_id for job_id in self._jobs if job_id.startswith(prefix))[:limit]
+
     async def acquire_job(
         self, job_id: str, runner: RunnerInfo, from_statuses: Collection[JobStatus]
     ) -> Job:

@@ -140,6 +140,11 @@ class PostgresStore:
         async with self._transaction() as conn:
             return await self._jobs(conn).count(status)
 
+    async def job_ids_starting_with(self, prefix: str, *, limit: int) -> list[str]:
+        """Ids of the jobs whose id starts with ``prefix``, in id order, at most ``limit``."""
+        async with self._transaction() as conn:
+            return await self._jobs(conn).ids_starting_with(prefix, limit)
+
     async def acquire_job(
         self, job_id: str, runner: RunnerInfo, from_statuses: Collection[JobStatus]
     ) -> Job:

@@ -72,6 +72,13 @@ SELECT count(*) FROM jobs;
 -- How many jobs are in one status (index jobs_by_status).
 SELECT count(*) FROM jobs WHERE status = ?;
 
+-- name: job_ids_matching
+-- Ids of the jobs whose id matches a GLOB pattern (a prefix, its wildcards
+-- escaped, then *), in id order: how a typed job id prefix is resolved.
+-- GLOB is case-sensitive and, with a literal prefix, searches the primary
+-- key's index (sqlite_autoindex_jobs_1) as a range instead of scanning.
+SELECT job_id FROM jobs WHERE job_id GLOB ? ORDER BY job_id LIMIT ?;
+
 -- name: job_status
 -- A job's status: why an acquire found nothing to take, or whether it exists.
 SELECT status FROM jobs WHERE job_id = ?;

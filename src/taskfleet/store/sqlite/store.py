@@ -111,6 +111,11 @@ class SqliteStore:
         with self._reading() as conn:
             return sqlite_jobs.count_jobs(conn, status)
 
+    async def job_ids_starting_with(self, prefix: str, *, limit: int) -> list[str]:
+        """Ids of the jobs whose id starts with ``prefix``, in id order, at most ``limit``."""
+        with self._reading() as conn:
+            return sqlite_jobs.job_ids_starting_with(conn, prefix, limit)
+
     async def acquire_job(
         self, job_id: str, runner: RunnerInfo, from_statuses: Collection[JobStatus]
     ) -> Job:
