@@ -76,9 +76,9 @@ class CliState:
         """
 
         async def resolved(store: Store) -> T:
-            from taskfleet.service.job_ids import resolve_job_id
+            from taskfleet import service
 
-            return await body(store, await resolve_job_id(store, typed_job))
+            return await body(store, await service.resolve_job_id(store, typed_job))
 
         return self.run(resolved, settings)
 

@@ -45,7 +45,7 @@ def jobs(
     state: CliState, /, status: tuple[str, ...], limit: int, fmt: str | None, as_json: bool
 ) -> None:
     """List jobs, newest first."""
-    from taskfleet.service.reports import list_reports, list_reports_in_states
+    from taskfleet.service import list_reports, list_reports_in_states
 
     fmt = chosen_format(fmt, as_json, "text")
     statuses = chosen_states(status, JobStatus)
@@ -294,14 +294,14 @@ def cancel(state: CliState, /, job_id: str) -> None:
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="One JSON object: key -> {value, source}.")
+@format_options(["text", "json"], "text", "text: a table; json: key -> {value, source}.")
 @pass_state
-def config(state: CliState, /, as_json: bool) -> None:
+def config(state: CliState, /, fmt: str | None, as_json: bool) -> None:
     """The effective configuration and where each value came from."""
     from taskfleet.config.settings import describe
 
     rows = describe(state.settings())
-    if as_json:
+    if chosen_format(fmt, as_json, "text") == "json":
         click.echo(
             json.dumps({key: {"value": value, "source": source} for key, value, source in rows})
         )
