@@ -34,6 +34,12 @@ __all__ = ["DEFAULT_MAX_STEPS", "SYSTEM_PROMPT", "BuiltinAgent"]
 
 DEFAULT_MAX_STEPS = 50  # model calls in one turn; then the turn ends (the check judges)
 TOOL_RESULT_CHARS = 64 * 1024  # a tool's answer as sent back and kept in the transcript
+# Tool answers resent in the conversation, all together: past this, the oldest
+# are replaced by a note (the transcript keeps them whole). Every call resends
+# the whole conversation, and a turn that read many files would otherwise pay
+# for them again on every step and soon outgrow the model's context.
+KEPT_TOOL_CHARS = 160_000
+ELIDED = "[earlier tool output left out to save context; call the tool again if needed]"
 
 SYSTEM_PROMPT = """\
 You are a coding agent. You work alone in a git worktree of a repository: \
@@ -117,7 +123,19 @@ class _Session:
         self.transcript.write({**entry, "loop": self.loop})
 
     def body(self) -> dict[str, Any]:
+        """The next request: the conversation so far (old tool answers elided) and the tools."""
+        self._elide_old_tool_answers()
         return {"model": self.model, "messages": self.messages, "tools": list(TOOL_SCHEMAS)}
+
+    def _elide_old_tool_answers(self) -> None:
+        answers = [message for message in self.messages if message["role"] == "tool"]
+        kept_chars = sum(len(message["content"]) for message in answers)
+        for message in answers:  # oldest first
+            if kept_chars <= KEPT_TOOL_CHARS:
+                return
+            if message["content"] != ELIDED:
+                kept_chars -= len(message["content"]) - len(ELIDED)
+                message["content"] = ELIDED
 
     def take_reply(self, message: Mapping[str, Any], step: int) -> list[dict[str, Any]]:
         """Keep the assistant's message; return its tool calls, normalised to resend."""

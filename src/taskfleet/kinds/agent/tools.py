@@ -39,7 +39,7 @@ __all__ = [
 
 DEFAULT_COMMAND_TIMEOUT_S = 60.0
 OUTPUT_TAIL_BYTES = 16 * 1024  # of a command's output: the tail, which holds the error
-READ_LIMIT_BYTES = 256 * 1024  # of a file read: more would flood the model's context
+READ_LIMIT_BYTES = 60 * 1024  # of a file read: more would flood the model's context
 LIST_LIMIT = 1000  # paths listed at most
 KILL_GRACE_S = 0.5  # between SIGTERM and SIGKILL of a timed-out command
 _DRAIN_S = 2.0  # reading what a killed group left in the pipe

@@ -16,7 +16,7 @@ from fakes.scripted_chat import answer, failure, tool_call, tool_calls
 from fakes.transcripts import ListTranscript
 from taskfleet.errors import FatalError, RetryableError
 from taskfleet.kinds import close_kinds
-from taskfleet.kinds.agent.builtin import BuiltinAgent
+from taskfleet.kinds.agent.builtin import ELIDED, BuiltinAgent
 from taskfleet.kinds.agent.turns import TurnRequest
 from taskfleet.kinds.base import RunContext
 from taskfleet.kinds.llm import LlmKind
@@ -247,6 +247,26 @@ async def test_refused_and_malformed_calls_go_back_to_the_model(
     assert "not valid JSON" in answers[1]["content"]
     assert "unknown tool 'format_disk'" in answers[2]["content"]
     assert git(repo, "status", "--porcelain") == ""
+
+
+async def test_old_tool_answers_are_left_out_of_a_long_conversation(
+    server: FakeOpenAI, repo: Path, llm: LlmKind
+) -> None:
+    text = "a" * 50_000
+    (repo / "big.txt").write_text(text)
+    server.script("coder", [tool_call("read_file", path="big.txt")] * 4 + ["done"])
+    request = _request(server, repo)
+    await BuiltinAgent(llm=llm)(request)
+    sent = server.requests("coder")
+
+    def tool_answers(body: dict[str, Any]) -> list[str]:
+        return [m["content"] for m in body["messages"] if m["role"] == "tool"]
+
+    assert tool_answers(sent[3]) == [text] * 3  # 150,000 characters: all kept
+    assert tool_answers(sent[4]) == [ELIDED, text, text, text]
+    assert isinstance(request.transcript, ListTranscript)
+    results = [e for e in request.transcript.entries if e["type"] == "tool_result"]
+    assert [e["content"] for e in results] == [text] * 4  # the transcript keeps them whole
 
 
 async def test_command_timeout_comes_from_the_task(

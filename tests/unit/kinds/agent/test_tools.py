@@ -14,6 +14,7 @@ from fakes.git_repos import make_repo
 from taskfleet.kinds.agent.tools import (
     LIST_LIMIT,
     OUTPUT_TAIL_BYTES,
+    READ_LIMIT_BYTES,
     TOOL_NAMES,
     TOOL_SCHEMAS,
     WorktreeTools,
@@ -140,9 +141,10 @@ def test_arguments_may_be_json_text_or_an_object() -> None:
 
 async def test_big_reads_and_listings_are_cut(repo: Path) -> None:
     tools = WorktreeTools(repo)
-    (repo / "big.txt").write_text("a" * (300 * 1024))
+    (repo / "big.txt").write_text("a" * (2 * READ_LIMIT_BYTES))
     text = await tools.call("read_file", {"path": "big.txt"})
-    assert text.endswith("bytes are shown]") and len(text) < 260 * 1024
+    assert text.startswith("a" * READ_LIMIT_BYTES + "\n[... truncated")
+    assert len(text) < READ_LIMIT_BYTES + 100
     many = repo / "many"
     many.mkdir()
     for number in range(LIST_LIMIT + 5):
