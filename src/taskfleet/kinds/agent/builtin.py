@@ -203,10 +203,13 @@ def _command_timeout_s(spec: Mapping[str, Any]) -> float:
 
 def _over_budget(usage: Mapping[str, float], spec: Mapping[str, Any]) -> bool:
     """Whether this turn alone spent the task's ``max_tokens`` or ``max_cost``."""
-    for limit_key, usage_key in (("max_tokens", "total_tokens"), ("max_cost", "cost")):
+    tokens = usage.get("total_tokens")
+    if tokens is None:  # some servers report only the two parts
+        tokens = usage.get("prompt_tokens", 0.0) + usage.get("completion_tokens", 0.0)
+    for limit_key, spent in (("max_tokens", tokens), ("max_cost", usage.get("cost", 0.0))):
         limit = spec.get(limit_key)
         if isinstance(limit, bool) or not isinstance(limit, int | float):
             continue
-        if usage.get(usage_key, 0.0) > limit:
+        if spent > limit:
             return True
     return False
