@@ -191,7 +191,8 @@ class WorktreeTools:
         total = 0
         for folder, dirs, files in os.walk(target):
             dirs[:] = sorted(d for d in dirs if d != ".git")
-            for name in sorted(files):
+            # In a linked worktree (as agents get) .git is a file naming the repository's.
+            for name in sorted(f for f in files if f != ".git"):
                 total += 1
                 if len(found) < LIST_LIMIT:
                     found.append(os.path.relpath(os.path.join(folder, name), self.root))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fakes.git_repos import make_repo
+from fakes.git_repos import git, make_repo
 from taskfleet.kinds.agent.tools import (
     LIST_LIMIT,
     OUTPUT_TAIL_BYTES,
@@ -59,7 +59,17 @@ def test_the_schemas_declare_the_four_tools_and_their_arguments() -> None:
     json.dumps(TOOL_SCHEMAS)  # sent as the request's `tools`
 
 
-async def test_files_are_read_written_and_listed_inside_the_worktree(repo: Path) -> None:
+@pytest.fixture
+def worktree(repo: Path, tmp_path: Path) -> Path:
+    """A linked worktree of ``repo``, as agents get: its .git is a file."""
+    path = tmp_path / "worktree"
+    git(repo, "worktree", "add", "-q", "-b", "agent", str(path))
+    return path
+
+
+async def test_files_are_read_written_and_listed_inside_the_worktree(worktree: Path) -> None:
+    repo = worktree
+    (repo / "link_readme").symlink_to("README.md")  # inside: allowed
     tools = WorktreeTools(repo)
     assert await tools.call("read_file", {"path": "README.md"}) == "# demo\n"
     assert await tools.call("read_file", {"path": "link_readme"}) == "# demo\n"
@@ -103,6 +113,15 @@ async def test_paths_leaving_the_worktree_or_into_git_are_refused(
     assert sorted(os.listdir(outside)) == ["secret.txt"]
     assert (outside / "secret.txt").read_text() == SECRET
     assert (repo / ".git" / "config").read_text() == before
+
+
+async def test_the_git_file_of_a_linked_worktree_is_refused(worktree: Path) -> None:
+    tools = WorktreeTools(worktree)
+    pointer = (worktree / ".git").read_text()
+    assert (await tools.call("read_file", {"path": ".git"})).startswith("error: ")
+    answer = await tools.call("write_file", {"path": ".git", "content": "gitdir: /elsewhere"})
+    assert answer.startswith("error: ")
+    assert (worktree / ".git").read_text() == pointer
 
 
 async def test_absolute_paths_are_refused_even_inside_the_worktree(
