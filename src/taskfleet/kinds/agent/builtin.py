@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from taskfleet.errors import FatalError
@@ -75,7 +76,9 @@ class BuiltinAgent:
         model = request.spec.get("model")
         if not isinstance(model, str) or not model:
             raise FatalError("the built-in agent needs 'model' (a chat model with tool calls)")
-        tools = WorktreeTools(request.worktree, _command_timeout_s(request.spec))
+        tools = WorktreeTools(
+            request.worktree, _command_timeout_s(request.spec), pid_file_beside(request.worktree)
+        )
         session = _Session(request, model, tools.command_timeout_s)
         for step in range(1, self.max_steps + 1):
             reply = await complete_chat(
@@ -192,6 +195,11 @@ def _normalise_call(call: Any, step: int, index: int) -> dict[str, Any]:
         "type": "function",
         "function": {"name": str(function.get("name", "")), "arguments": arguments},
     }
+
+
+def pid_file_beside(worktree: Path) -> Path:
+    """``<worktree>.pid``: where the agent kind records what runs in a worktree, for resume."""
+    return worktree.with_name(worktree.name + ".pid")
 
 
 def _command_timeout_s(spec: Mapping[str, Any]) -> float:

@@ -106,9 +106,17 @@ def parse_arguments(raw: Any) -> dict[str, Any]:
 class WorktreeTools:
     """The tools over one worktree root."""
 
-    def __init__(self, root: Path, command_timeout_s: float = DEFAULT_COMMAND_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        root: Path,
+        command_timeout_s: float = DEFAULT_COMMAND_TIMEOUT_S,
+        pid_file: Path | None = None,
+    ) -> None:
         self.root = Path(os.path.realpath(root))
         self.command_timeout_s = command_timeout_s
+        # Holds a running command's process group id, so that whoever cleans up
+        # after a crash of ours (``resume``) can kill it: a killed runner cannot.
+        self.pid_file = pid_file
 
     async def call(self, name: str, arguments: Any) -> str:
         """Run the tool ``name`` asks for; every refusal or failure is text for the model."""
@@ -213,6 +221,16 @@ class WorktreeTools:
             start_new_session=True,
             env={**os.environ, **_COMMAND_ENV},
         )
+        if self.pid_file is not None:
+            self.pid_file.write_text(f"{process.pid}\n")
+        try:
+            return await self._follow(process)
+        finally:
+            if self.pid_file is not None:
+                self.pid_file.unlink(missing_ok=True)
+
+    async def _follow(self, process: asyncio.subprocess.Process) -> str:
+        """Wait for the command within its timeout, read its output; kill its group after."""
         assert process.stdout is not None
         tail = _Tail()
         reader = asyncio.create_task(tail.read(process.stdout))

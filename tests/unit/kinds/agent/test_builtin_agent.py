@@ -269,6 +269,19 @@ async def test_old_tool_answers_are_left_out_of_a_long_conversation(
     assert [e["content"] for e in results] == [text] * 4  # the transcript keeps them whole
 
 
+async def test_a_running_command_is_recorded_beside_the_worktree(
+    server: FakeOpenAI, repo: Path, llm: LlmKind
+) -> None:
+    # The file is written just after the command started: the command waits for it.
+    command = "until [ -s ../repo.pid ]; do sleep 0.01; done; cat ../repo.pid; echo $$"
+    server.script("coder", [tool_call("run_command", command=command), "ok"])
+    await BuiltinAgent(llm=llm)(_request(server, repo, command_timeout=10))
+    output = _last(server.requests("coder")[1])["content"].splitlines()
+    assert output[0] == "exit code 0"
+    assert output[1] == output[2]  # the shell's own pid: it leads its process group
+    assert not (repo.parent / "repo.pid").exists()
+
+
 async def test_command_timeout_comes_from_the_task(
     server: FakeOpenAI, repo: Path, llm: LlmKind
 ) -> None:

@@ -221,18 +221,23 @@ async def test_a_hanging_command_is_killed_at_its_timeout_with_its_children(repo
     assert await _wait_until(lambda: _gone(child))
 
 
-async def test_a_cancelled_command_is_killed_with_its_children(repo: Path) -> None:
-    tools = WorktreeTools(repo)
+async def test_a_cancelled_command_is_killed_with_its_children(repo: Path, tmp_path: Path) -> None:
+    pid_file = tmp_path / "repo.pid"
+    tools = WorktreeTools(repo, pid_file=pid_file)
     running = asyncio.create_task(
         tools.run_command("sleep 300 & echo $! > child.pid; exec sleep 301")
     )
     assert await _wait_until(lambda: (repo / "child.pid").is_file())
-    await asyncio.sleep(0.05)  # the pid is written before the shell execs
+    # While it runs, its process group is recorded for a resume after a crash.
+    group = int(pid_file.read_text())
+    assert os.getpgid(group) == group
+    assert os.readlink(f"/proc/{group}/cwd") == os.path.realpath(repo)
     running.cancel()
     with pytest.raises(asyncio.CancelledError):
         await running
     child = int((repo / "child.pid").read_text())
-    assert await _wait_until(lambda: _gone(child))
+    assert await _wait_until(lambda: _gone(child) and _gone(group))
+    assert not pid_file.exists()
 
 
 async def test_what_a_command_leaves_in_the_background_is_killed(repo: Path) -> None:
