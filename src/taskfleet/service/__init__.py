@@ -5,6 +5,7 @@
 - ``reports``: a job's state and progress, job listings, the store's totals;
 - ``tasks``: reading a job's tasks and their attempts;
 - ``results``: the results records and formats;
+- ``merge``: the merge point of agent tasks' branches (``git``: its git steps);
 - ``worker``: take queued jobs from the store and run them (``worker``, ``serve``);
 - ``openai_batches``: the OpenAI Batch API's files and batches.
 
@@ -16,6 +17,7 @@ them by name where needed. May import: ``engine``, ``input``, ``kinds``,
 from __future__ import annotations
 
 from taskfleet.service.control import cancel_job, requeue_for_retry, run_job
+from taskfleet.service.merge import MergeReport, merge_job, merge_until_settled
 from taskfleet.service.reports import (
     JobReport,
     current_item,
@@ -42,6 +44,7 @@ from taskfleet.service.tasks import failed_record, iter_tasks, task_changes, tas
 __all__ = [
     "JobOverrides",
     "JobReport",
+    "MergeReport",
     "TaskRules",
     "cancel_job",
     "current_item",
@@ -54,6 +57,8 @@ __all__ = [
     "job_report",
     "list_reports",
     "list_reports_page",
+    "merge_job",
+    "merge_until_settled",
     "new_job_id",
     "progress_block",
     "report_progress",
