@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import click
 
-from taskfleet.cli import exit_codes, query_commands, run_commands, serve_command
+from taskfleet.cli import exit_codes, merge_command, query_commands, run_commands, serve_command
 from taskfleet.cli.common import CliState
 from taskfleet.errors import TaskfleetError
 
@@ -36,7 +36,7 @@ def cli(ctx: click.Context, db: str | None) -> None:
 def _register_commands() -> None:
     # The command modules sit below this one and import only ``cli.common``:
     # this module, at the top, puts their commands under the root group.
-    for module in (run_commands, query_commands, serve_command):
+    for module in (run_commands, query_commands, serve_command, merge_command):
         for command in module.COMMANDS:
             cli.add_command(command)
 

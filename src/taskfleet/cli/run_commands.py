@@ -12,6 +12,7 @@ import click
 
 from taskfleet.cli import exit_codes
 from taskfleet.cli.common import CliState, pass_state
+from taskfleet.cli.merge_command import merge_after_run, merge_job_options, merge_options
 
 if TYPE_CHECKING:
     from taskfleet.config.settings import Settings
@@ -101,7 +102,8 @@ def _build_options(settings: Settings, flags: dict[str, Any]) -> JobOptions:
         cache=flags["cache"],
     )
     # The flags --concurrency, --retries, --retry-delay and --timeout are in the settings.
-    return service.job_options(settings, str(Path.cwd()), overrides)
+    options = service.job_options(settings, str(Path.cwd()), overrides)
+    return merge_job_options(options, flags, str(Path.cwd()))
 
 
 async def _store_job(
@@ -149,6 +151,7 @@ _report_options = _with_options(
 @click.command()
 @click.argument("file", metavar="FILE")
 @_job_options
+@merge_options
 @_report_options
 @pass_state
 def run(
@@ -178,6 +181,7 @@ def run(
 @click.command()
 @click.argument("file", metavar="FILE")
 @_job_options
+@merge_options
 @pass_state
 def submit(state: CliState, /, file: str, **flags: Any) -> None:
     """Validate FILE and store it as a queued job for a worker; print its id."""
@@ -236,6 +240,7 @@ async def _run_and_report(
 
     from taskfleet import service
     from taskfleet.cli.progress_view import summary_text, watch
+    from taskfleet.model import RunMode
 
     watchers: list[asyncio.Task[None]] = []
 
@@ -244,8 +249,14 @@ async def _run_and_report(
         if not quiet:
             watchers.append(asyncio.ensure_future(watch(runner)))
 
+    async def resume() -> Job:
+        return await service.run_job(
+            store, job_id, mode=RunMode.RESUME, lease_s=lease_s, on_runner=on_runner
+        )
+
     try:
         job = await service.run_job(store, job_id, mode=mode, lease_s=lease_s, on_runner=on_runner)
+        job = await merge_after_run(store, job, resume, quiet)  # with --merge only
     finally:
         for watcher in watchers:
             watcher.cancel()
