@@ -55,6 +55,7 @@ __all__ = [
     "MergeStatus",
     "TaskMerge",
     "merge_job",
+    "merge_queued_job",
     "merge_until_settled",
 ]
 
@@ -213,6 +214,18 @@ async def merge_until_settled(
         job = await resume()
         if job.status not in _ENDED_JOB_STATES:
             return report
+
+
+async def merge_queued_job(store: Store, job: Job) -> Job:
+    """The merge point for a job a worker ran: the tasks it sends back wait for a worker.
+
+    Each worker pass is one merge pass; the job comes back queued while it
+    sent tasks back, so a worker resumes it and merges again.
+    """
+    report = await merge_job(store, job.job_id)
+    if report.sent_back:
+        await store.set_job_status(job.job_id, JobStatus.QUEUED, time.time())
+    return await store.get_job(job.job_id)
 
 
 @dataclass(slots=True)

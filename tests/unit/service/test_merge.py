@@ -18,7 +18,7 @@ from taskfleet.model import (
     TaskStatus,
 )
 from taskfleet.service.git import TargetNotClean
-from taskfleet.service.merge import MergeStatus, merge_job, merge_until_settled
+from taskfleet.service.merge import MergeStatus, merge_job, merge_queued_job, merge_until_settled
 from taskfleet.store.memory.store import MemoryStore
 
 # The combined check: red while any file says BROKEN (it prints which).
@@ -241,3 +241,13 @@ async def _succeed_again(
     )
     await store.release_job(job_id, "again", JobStatus.COMPLETED, 2002.0)
     return await store.get_job(job_id)
+
+
+async def test_a_worker_pass_queues_the_job_again_when_it_sent_work_back(
+    store: MemoryStore, repo: Path
+) -> None:
+    work = [AgentWork("a", {"a.txt": "a"}), AgentWork("b", {"b.txt": "BROKEN"})]
+    await store_agent_job(store, "j1", repo, work, JobOptions(merge=True, merge_check=CHECK))
+    job = await merge_queued_job(store, await store.get_job("j1"))
+    assert job.status is JobStatus.QUEUED  # a worker takes it up and runs b again
+    assert (await store.get_task("j1", "b")).status is TaskStatus.QUEUED
