@@ -41,12 +41,14 @@ __all__ = [
     "run_check",
     "safe_name",
     "squash_onto_target",
+    "times_sent_back",
     "write_feedback",
 ]
 
 CHECK_OUTPUT_TAIL_CHARS = 8000  # what a failing check hands back to its agent
 _IDENTITY = ("-c", "user.name=taskfleet", "-c", "user.email=taskfleet@localhost")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+SENT_BACK_MARK = "sent back by the merge point"  # in the message of the target's merge
 
 
 class GitCommandFailed(TaskfleetError):
@@ -241,6 +243,7 @@ async def open_merge_worktree(target: MergeTarget, job_id: str) -> None:
         await git(target.worktree, "checkout", "--quiet", "--force", "--detach", target.tip)
         await git(target.worktree, "clean", "-ffdq")
         return
+    ensure_state_dir(target.repo)
     path = target.repo / ".taskfleet" / "merge" / safe_name(job_id)
     await _drop_worktree(target.repo, path)  # left by a merge that died
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -306,9 +309,10 @@ async def bring_target_into_branch(target: MergeTarget, branch: str) -> None:
     A branch checked out elsewhere (a worktree kept with --keep-worktrees) is left as it is.
     """
     checkout = target.checkout
+    await git(checkout, "clean", "-ffdq")  # what the check left must not block the checkout
     if not (await git(checkout, "checkout", "--quiet", "--force", branch, check=False)).ok:
         return
-    message = f"Merge {target.branch} into {branch} (sent back by the merge point)"
+    message = f"Merge {target.branch} into {branch} ({SENT_BACK_MARK})"
     try:
         merge_args = ("merge", "--quiet", "--no-ff", "--no-edit", "-m", message, target.tip)
         if not (await git(checkout, *target.identity, *merge_args, check=False)).ok:
@@ -316,6 +320,14 @@ async def bring_target_into_branch(target: MergeTarget, branch: str) -> None:
             await git(checkout, *target.identity, "commit", "--quiet", "--no-verify", "-m", message)
     finally:
         await git(checkout, "checkout", "--quiet", "--force", "--detach", target.tip)
+
+
+async def times_sent_back(target: MergeTarget, branch: str) -> int:
+    """How often the merge point sent ``branch`` back: its merges of the target say so."""
+    run = await git(
+        target.repo, "rev-list", "--count", "--merges", f"--grep={SENT_BACK_MARK}", branch
+    )
+    return int(run.stdout.strip() or 0)
 
 
 def write_feedback(target: MergeTarget, job_id: str, task_id: str, text: str) -> Path:

@@ -37,12 +37,12 @@ from taskfleet.service.git import (
     MergeTarget,
     advance_target,
     bring_target_into_branch,
-    ensure_state_dir,
     open_merge_worktree,
     push_target,
     refuse_dirty_target,
     remove_merge_worktree,
     squash_onto_target,
+    times_sent_back,
     write_feedback,
 )
 from taskfleet.service.reports import get_job
@@ -157,6 +157,9 @@ async def merge_job(
     for merge_target in targets.values():
         await refuse_dirty_target(merge_target)
     report = MergeReport(job_id)
+    if not plan.push and not any(_is_candidate(t) for t in agent_tasks):
+        report.unmerged = await _unmerged(store, job_id)
+        return report  # nothing to do: the job is left exactly as it ended
     runner = new_runner()
     await store.acquire_job(job_id, runner, _ENDED_JOB_STATES)
     try:
@@ -242,9 +245,7 @@ class _Pass:
 
     async def merge_all(self, agent_tasks: Sequence[Task]) -> None:
         """Merge the succeeded, unmerged branches one at a time, in input order."""
-        for task in agent_tasks:
-            if task.status is not TaskStatus.SUCCEEDED or _is_merged(task):
-                continue
+        for task in filter(_is_candidate, agent_tasks):
             self.report.tasks.append(await self.merge_task(task))
             # A long queue of checks keeps the job's lease alive.
             await self.store.heartbeat(self.job_id, self.runner_id, time.time())
@@ -272,7 +273,11 @@ class _Pass:
         self, task: Task, target: MergeTarget, reason: str, detail: str
     ) -> TaskMerge:
         """Hand a conflict or a red check back to the agent; out of loops, fail the task."""
-        loops_used = max(int(task.result.get("loops") or 1), 1 + self.send_backs.get(task.id, 0))
+        # The agent counts a turn back from here as a loop; the branch's own
+        # record of send-backs (and this process's) bound them even if it did not.
+        recorded = await times_sent_back(target, str(task.result["branch"]))
+        sent_back = max(recorded, self.send_backs.get(task.id, 0))
+        loops_used = max(int(task.result.get("loops") or 1), 1 + sent_back)
         if loops_used >= int(task.spec.get("max_loops") or DEFAULT_MAX_LOOPS):
             await self.store.fail_tasks(self.job_id, [task.id], reason)
             return TaskMerge(task.id, MergeStatus.FAILED, reason=reason, detail=detail)
@@ -326,6 +331,11 @@ def _has_branch(result: object) -> bool:
     return isinstance(result, dict) and bool(result.get("branch")) and bool(result.get("repo"))
 
 
+def _is_candidate(task: Task) -> bool:
+    """A succeeded agent task whose branch is not merged yet."""
+    return task.status is TaskStatus.SUCCEEDED and not _is_merged(task)
+
+
 def _is_merged(task: Task) -> bool:
     return bool(task.result.get("merged"))
 
@@ -346,7 +356,6 @@ async def _targets(agent_tasks: Sequence[Task], branch: str | None) -> dict[Path
             raise UsageError(
                 f"no branch to merge into: {repo} has a detached HEAD; use --merge-into"
             )
-        ensure_state_dir(repo)
         targets[repo] = await MergeTarget.of(repo, name)
     return targets
 

@@ -251,3 +251,17 @@ async def test_a_worker_pass_queues_the_job_again_when_it_sent_work_back(
     job = await merge_queued_job(store, await store.get_job("j1"))
     assert job.status is JobStatus.QUEUED  # a worker takes it up and runs b again
     assert (await store.get_task("j1", "b")).status is TaskStatus.QUEUED
+
+
+async def test_send_backs_are_counted_on_the_branch_even_if_the_agent_does_not(
+    store: MemoryStore, repo: Path
+) -> None:
+    work = [AgentWork("b", {"b.txt": "BROKEN"}, check_command=CHECK, loops=1, max_loops=2)]
+    await store_agent_job(store, "j1", repo, work)
+    first = await merge_job(store, "j1")
+    assert first.sent_back == ["b"]
+    await _succeed_again(store, repo, "j1", "b", loops=1)  # an agent that restarts its count
+    second = await merge_job(store, "j1")  # a new pass, as a worker's: nothing in memory
+    assert [(t.status, t.reason) for t in second.tasks] == [
+        (MergeStatus.FAILED, "merge check failed")
+    ]
