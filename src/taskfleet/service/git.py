@@ -306,6 +306,8 @@ async def advance_target(target: MergeTarget, commit: str) -> str:
 async def bring_target_into_branch(target: MergeTarget, branch: str) -> None:
     """Merge the target into a task's branch, conflict markers committed, for its agent to fix.
 
+    The branch gets a commit either way (an empty one when it holds the target
+    already): its message records the send-back, which ``times_sent_back`` counts.
     A branch checked out elsewhere (a worktree kept with --keep-worktrees) is left as it is.
     """
     checkout = target.checkout
@@ -313,20 +315,19 @@ async def bring_target_into_branch(target: MergeTarget, branch: str) -> None:
     if not (await git(checkout, "checkout", "--quiet", "--force", branch, check=False)).ok:
         return
     message = f"Merge {target.branch} into {branch} ({SENT_BACK_MARK})"
+    commit = (*target.identity, "commit", "--quiet", "--no-verify", "--allow-empty", "-m", message)
     try:
-        merge_args = ("merge", "--quiet", "--no-ff", "--no-edit", "-m", message, target.tip)
-        if not (await git(checkout, *target.identity, *merge_args, check=False)).ok:
-            await git(checkout, "add", "-A")
-            await git(checkout, *target.identity, "commit", "--quiet", "--no-verify", "-m", message)
+        merge = ("merge", "--quiet", "--no-ff", "--no-commit", target.tip)
+        if not (await git(checkout, *target.identity, *merge, check=False)).ok:
+            await git(checkout, "add", "-A")  # the conflicts, markers and all
+        await git(checkout, *commit)
     finally:
         await git(checkout, "checkout", "--quiet", "--force", "--detach", target.tip)
 
 
 async def times_sent_back(target: MergeTarget, branch: str) -> int:
-    """How often the merge point sent ``branch`` back: its merges of the target say so."""
-    run = await git(
-        target.repo, "rev-list", "--count", "--merges", f"--grep={SENT_BACK_MARK}", branch
-    )
+    """How often the merge point sent ``branch`` back: the commits it made there say so."""
+    run = await git(target.repo, "rev-list", "--count", f"--grep={SENT_BACK_MARK}", branch)
     return int(run.stdout.strip() or 0)
 
 
