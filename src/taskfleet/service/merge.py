@@ -154,23 +154,13 @@ async def merge_job(
     )
     agent_tasks = await _agent_tasks(store, job_id)
     targets = await _targets(agent_tasks, plan.target)
-    for merge_target in targets.values():
-        await refuse_dirty_target(merge_target)
     report = MergeReport(job_id)
-    if not plan.push and not any(_is_candidate(t) for t in agent_tasks):
-        report.unmerged = await _unmerged(store, job_id)
-        return report  # nothing to do: the job is left exactly as it ended
-    runner = new_runner()
-    await store.acquire_job(job_id, runner, _ENDED_JOB_STATES)
-    try:
-        merge_pass = _Pass(store, job_id, runner.runner_id, targets, plan, send_backs or {}, report)
-        await merge_pass.merge_all(agent_tasks)
-    finally:
+    if any(_is_candidate(t) for t in agent_tasks):
         for merge_target in targets.values():
-            await remove_merge_worktree(merge_target)
-        await store.release_job(
-            job_id, runner.runner_id, await _status_after(store, job, report), time.time()
-        )
+            await refuse_dirty_target(merge_target)
+        merge_pass = _Pass(store, job_id, "", targets, plan, send_backs or {}, report)
+        await merge_pass.run(job, agent_tasks)
+    # else nothing to merge: the job is left exactly as it ended.
     if plan.push and not report.sent_back:
         # Once, at the end: a pass that sent work back is not the end.
         report.pushed = [await push_target(t) for t in targets.values()]
@@ -237,11 +227,24 @@ class _Pass:
 
     store: Store
     job_id: str
-    runner_id: str
+    runner_id: str  # set while the pass holds the job
     targets: Mapping[Path, MergeTarget]
     plan: _Plan
     send_backs: Mapping[str, int]
     report: MergeReport
+
+    async def run(self, job: Job, agent_tasks: Sequence[Task]) -> None:
+        """Hold the job as its runner while merging, then end it as the merges left it."""
+        runner = new_runner()
+        await self.store.acquire_job(self.job_id, runner, _ENDED_JOB_STATES)
+        self.runner_id = runner.runner_id
+        try:
+            await self.merge_all(agent_tasks)
+        finally:
+            for merge_target in self.targets.values():
+                await remove_merge_worktree(merge_target)
+            status = await _status_after(self.store, job, self.report)
+            await self.store.release_job(self.job_id, self.runner_id, status, time.time())
 
     async def merge_all(self, agent_tasks: Sequence[Task]) -> None:
         """Merge the succeeded, unmerged branches one at a time, in input order."""
