@@ -30,8 +30,8 @@ __all__ = [
     "branch_at_submit",
     "bring_target_into_branch",
     "checked_out_branch",
+    "checkout_state",
     "commit_identity",
-    "dirty_paths",
     "ensure_state_dir",
     "git",
     "open_merge_worktree",
@@ -138,10 +138,28 @@ async def checked_out_branch(repo: Path) -> str | None:
     return (run.stdout.strip() or None) if run.ok else None
 
 
-async def dirty_paths(repo: Path) -> list[str]:
-    """Paths with uncommitted changes in ``repo``'s checkout (untracked files included)."""
-    run = await git(repo, "status", "--porcelain", "-z", "--untracked-files=all")
-    return [entry[3:] for entry in run.stdout.split("\0") if len(entry) > 3]
+async def checkout_state(repo: Path) -> tuple[str | None, list[str]]:
+    """(the branch checked out in ``repo``, None when detached; its uncommitted paths).
+
+    One ``git status`` answers both: the merge point asks before every
+    fast-forward of the user's checkout, so it is worth one process less.
+    """
+    run = await git(repo, "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all")
+    branch: str | None = None
+    paths: list[str] = []
+    entries = iter(run.stdout.split("\0"))
+    for entry in entries:
+        if entry.startswith("# branch.head "):
+            head = entry.removeprefix("# branch.head ")
+            branch = None if head == "(detached)" else head
+        elif entry[:2] in ("1 ", "u "):
+            paths.append(entry.split(" ", 8 if entry[0] == "1" else 10)[-1])
+        elif entry.startswith("2 "):
+            paths.append(entry.split(" ", 9)[-1])
+            next(entries, None)  # a rename's second path (where it came from)
+        elif entry[:2] in ("? ", "! "):
+            paths.append(entry[2:])
+    return branch, paths
 
 
 def branch_at_submit(directory: str) -> str | None:
@@ -229,12 +247,19 @@ def ensure_state_dir(repo: Path) -> None:
 
 async def refuse_dirty_target(target: MergeTarget) -> None:
     """Raise TargetNotClean when ``target`` is checked out with uncommitted changes."""
-    if await checked_out_branch(target.repo) != target.branch:
-        return
+    await _target_checked_out(target)
+
+
+async def _target_checked_out(target: MergeTarget) -> bool:
+    """Whether the user's checkout has the target; TargetNotClean when it has it dirty."""
+    branch, paths = await checkout_state(target.repo)
+    if branch != target.branch:
+        return False
     # taskfleet's own state (the default store, worktrees) is not the user's change.
-    paths = [p for p in await dirty_paths(target.repo) if not p.startswith(".taskfleet/")]
+    paths = [p for p in paths if not p.startswith(".taskfleet/")]
     if paths:
         raise TargetNotClean(target.repo, target.branch, paths)
+    return True
 
 
 async def open_merge_worktree(target: MergeTarget, job_id: str) -> None:
@@ -292,8 +317,8 @@ async def squash_onto_target(target: MergeTarget, branch: str, message: str) -> 
 async def advance_target(target: MergeTarget, commit: str) -> str:
     """Move the target to ``commit`` by fast-forward; the user's checkout only when clean."""
     if commit != target.tip:
-        if await checked_out_branch(target.repo) == target.branch:
-            await refuse_dirty_target(target)  # the user may have edited since the pass began
+        # Asked again before each merge: the user may have edited or switched since.
+        if await _target_checked_out(target):
             await git(target.repo, "merge", "--quiet", "--ff-only", commit)
         else:
             # Compare-and-set: a target moved by someone else meanwhile is left alone.

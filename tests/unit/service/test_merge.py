@@ -17,7 +17,7 @@ from taskfleet.model import (
     RunnerInfo,
     TaskStatus,
 )
-from taskfleet.service.git import TargetNotClean
+from taskfleet.service.git import TargetNotClean, checkout_state
 from taskfleet.service.merge import MergeStatus, merge_job, merge_queued_job, merge_until_settled
 from taskfleet.store.memory.store import MemoryStore
 
@@ -265,3 +265,15 @@ async def test_send_backs_are_counted_on_the_branch_even_if_the_agent_does_not(
     assert [(t.status, t.reason) for t in second.tasks] == [
         (MergeStatus.FAILED, "merge check failed")
     ]
+
+
+async def test_checkout_state_names_every_kind_of_uncommitted_path(repo: Path) -> None:
+    git(repo, "mv", "README", "READ ME.txt")  # a staged rename, with a space
+    (repo / "shared.txt").write_text("changed\n")
+    (repo / "new dir").mkdir()
+    (repo / "new dir" / "f.txt").write_text("untracked\n")
+    branch, paths = await checkout_state(repo)
+    assert branch == "main"
+    assert sorted(paths) == ["READ ME.txt", "new dir/f.txt", "shared.txt"]
+    git(repo, "checkout", "--quiet", "--detach")
+    assert (await checkout_state(repo))[0] is None
