@@ -12,7 +12,14 @@ from collections.abc import Sequence
 
 import click
 
-from taskfleet.cli import exit_codes, query_commands, run_commands, serve_command, worker_command
+from taskfleet.cli import (
+    exit_codes,
+    merge_command,
+    query_commands,
+    run_commands,
+    serve_command,
+    worker_command,
+)
 from taskfleet.cli.common import CliState
 from taskfleet.cli.options import add_db_option
 from taskfleet.errors import TaskfleetError
@@ -38,7 +45,7 @@ def cli(ctx: click.Context, db: str | None) -> None:
 def _register_commands() -> None:
     # The command modules sit below this one and import only ``cli.common``:
     # this module, at the top, puts their commands under the root group.
-    for module in (run_commands, worker_command, query_commands, serve_command):
+    for module in (run_commands, worker_command, query_commands, serve_command, merge_command):
         for command in module.COMMANDS:
             add_db_option(command)
             # The command list shows each command's whole first line, not a cut "...".

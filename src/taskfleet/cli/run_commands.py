@@ -12,6 +12,7 @@ import click
 
 from taskfleet.cli import exit_codes
 from taskfleet.cli.common import CliState, pass_state, remove_signal_handlers
+from taskfleet.cli.merge_command import merge_after_run, merge_job_options, merge_options
 from taskfleet.cli.options import DescribedDefault, Number, WholeNumber, concurrency_option
 
 if TYPE_CHECKING:
@@ -113,7 +114,8 @@ def _build_options(settings: Settings, flags: dict[str, Any]) -> JobOptions:
         cache=flags["cache"],
     )
     # The flags --concurrency, --retries, --retry-delay and --timeout are in the settings.
-    return service.job_options(settings, str(Path.cwd()), overrides)
+    options = service.job_options(settings, str(Path.cwd()), overrides)
+    return merge_job_options(options, flags, str(Path.cwd()))
 
 
 async def _store_job(
@@ -163,6 +165,7 @@ _report_options = _with_options(
 @click.command()
 @click.argument("file", metavar="FILE")
 @_job_options
+@merge_options
 @_report_options
 @pass_state
 def run(
@@ -194,6 +197,7 @@ def run(
 @click.command()
 @click.argument("file", metavar="FILE")
 @_job_options
+@merge_options
 @click.option(
     "--quiet", "-q", is_flag=True, help="Print the job id and nothing else (as without it)."
 )
@@ -257,6 +261,7 @@ async def _run_and_report(
 
     from taskfleet import service
     from taskfleet.cli.progress_view import summary_text, watch
+    from taskfleet.model import RunMode
 
     watchers: list[asyncio.Task[None]] = []
     runners: list[Runner] = []
@@ -267,8 +272,14 @@ async def _run_and_report(
         if not quiet:
             watchers.append(asyncio.ensure_future(watch(runner)))
 
+    async def resume() -> Job:
+        return await service.run_job(
+            store, job_id, mode=RunMode.RESUME, lease_s=lease_s, on_runner=on_runner
+        )
+
     try:
         job = await service.run_job(store, job_id, mode=mode, lease_s=lease_s, on_runner=on_runner)
+        job = await merge_after_run(store, job, resume, quiet)  # with --merge only
     finally:
         for watcher in watchers:
             watcher.cancel()

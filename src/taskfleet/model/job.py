@@ -43,6 +43,13 @@ class JobOptions:
     # [endpoints.NAME] tables for llm tasks: environment variable names, never secrets.
     endpoints: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     cache: bool = False  # reuse stored responses of identical llm requests
+    # The merge point (agents): merge succeeded branches when the job ends, into
+    # merge_into (recorded at submit: the branch checked out then), checked by
+    # merge_check (None: each task's check_command), then push the target once.
+    merge: bool = False
+    merge_into: str | None = None
+    merge_check: str | None = None
+    push: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +65,10 @@ class JobOptions:
             "cwd": self.cwd,
             "endpoints": {name: dict(table) for name, table in self.endpoints.items()},
             "cache": self.cache,
+            "merge": self.merge,
+            "merge_into": self.merge_into,
+            "merge_check": self.merge_check,
+            "push": self.push,
         }
 
     @classmethod
@@ -75,6 +86,10 @@ class JobOptions:
             cwd=data.get("cwd"),
             endpoints=dict(data.get("endpoints") or {}),
             cache=bool(data.get("cache", False)),
+            merge=bool(data.get("merge", False)),
+            merge_into=data.get("merge_into"),
+            merge_check=data.get("merge_check"),
+            push=bool(data.get("push", False)),
         )
 
 

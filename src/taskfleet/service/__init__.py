@@ -6,6 +6,7 @@
 - ``job_ids``: a job as people type it (an id, a unique prefix of one, ``last``);
 - ``tasks``: reading a job's tasks and their attempts;
 - ``results``: the results records and formats;
+- ``merge``: the merge point of agent tasks' branches (``git``: its git steps);
 - ``worker``: take queued jobs from the store and run them (``worker``, ``serve``);
 - ``openai_batches``: the OpenAI Batch API's files and batches.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from taskfleet.service.control import cancel_job, requeue_for_retry, run_job
 from taskfleet.service.job_ids import resolve_job_id
+from taskfleet.service.merge import MergeReport, merge_job, merge_until_settled
 from taskfleet.service.reports import (
     JobReport,
     current_item,
@@ -45,6 +47,7 @@ from taskfleet.service.tasks import failed_record, iter_tasks, task_changes, tas
 __all__ = [
     "JobOverrides",
     "JobReport",
+    "MergeReport",
     "TaskRules",
     "cancel_job",
     "current_item",
@@ -58,6 +61,8 @@ __all__ = [
     "list_reports",
     "list_reports_in_states",
     "list_reports_page",
+    "merge_job",
+    "merge_until_settled",
     "new_job_id",
     "progress_block",
     "report_progress",

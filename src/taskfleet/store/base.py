@@ -207,6 +207,12 @@ class Store(Protocol):
         may become failed; a queued one may not (InvalidTransition).
         """
 
+    async def set_task_result(self, job_id: str, task_id: str, result: Any) -> None:
+        """Replace a task's result, its status unchanged (the merge point records ``merged``).
+
+        ``result`` is JSON-serialisable. Raises TaskNotFound (or JobNotFound).
+        """
+
     async def release_leases(self, job_id: str, runner_id: str) -> None:
         """Give back every task leased by ``runner_id`` (``running`` ones to ``queued``)."""
 

@@ -298,6 +298,10 @@ class MemoryStore:
         fail_tasks(job_tasks, selected, error)
         return [task.id for task in selected]
 
+    async def set_task_result(self, job_id: str, task_id: str, result: Any) -> None:
+        """Replace a task's result, its status unchanged; raises TaskNotFound (or JobNotFound)."""
+        self._find(job_id, task_id).result = json_copy(result)
+
     async def release_leases(self, job_id: str, runner_id: str) -> None:
         """Give back every task leased by ``runner_id`` (``running`` ones to ``queued``)."""
         # The protocol passes no time: the interrupted attempts end "now".

@@ -285,6 +285,13 @@ WHERE job_id = %(job_id)s AND task_id = ANY(%(task_ids)s::text[])
     AND status = ANY(%(from_statuses)s::text[])
 RETURNING task_id
 
+-- name: set_task_result
+-- Replace one task's result (JSON text), its status unchanged: the merge
+-- point records that an agent's branch was merged.
+UPDATE tasks SET result = %(result)s
+WHERE job_id = %(job_id)s AND task_id = %(task_id)s
+RETURNING task_id
+
 -- name: interrupt_attempts
 -- A runner lets go of its running tasks: their open attempts end
 -- interrupted (they do not spend a retry). Runs before release_task_leases,

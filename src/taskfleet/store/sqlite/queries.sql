@@ -390,6 +390,13 @@ UPDATE tasks SET status = 'failed', error = :error, lease_owner = NULL
 WHERE job_id = :job_id AND task_id IN (SELECT value FROM json_each(:task_ids))
 RETURNING task_id;
 
+-- name: set_task_result
+-- Replace one task's result (JSON text), its status unchanged: the merge
+-- point records that an agent's branch was merged.
+UPDATE tasks SET result = :result
+WHERE job_id = :job_id AND task_id = :task_id
+RETURNING task_id;
+
 -- name: clear_reopen_selection
 -- Empty the connection's reopen scratch table.
 DELETE FROM temp.reopen_selection;

@@ -239,6 +239,13 @@ class SqliteStore:
             marked = sqlite_tasks.fail_tasks(conn, job_id, wanted, error)
         return [task_id for task_id in wanted if task_id in marked]
 
+    async def set_task_result(self, job_id: str, task_id: str, result: Any) -> None:
+        """Replace a task's result, its status unchanged; raises TaskNotFound (or JobNotFound)."""
+        with self._transaction() as conn:
+            if sqlite_tasks.set_task_result(conn, job_id, task_id, result):
+                return
+        await self.get_task(job_id, task_id)  # raises the right NotFound
+
     async def release_leases(self, job_id: str, runner_id: str) -> None:
         """Give back every task leased by ``runner_id`` (``running`` ones to ``queued``)."""
         # The protocol passes no time: the interrupted attempts end "now".
