@@ -13,12 +13,14 @@ import click
 
 from taskfleet.cli import exit_codes
 from taskfleet.cli.common import CliState, pass_state
+from taskfleet.cli.options import DescribedDefault
 
 if TYPE_CHECKING:
     from taskfleet.engine.runner import Runner
     from taskfleet.model import Job, JobOptions
     from taskfleet.service.merge import MergeReport
     from taskfleet.store.base import Store
+
 
 __all__ = ["COMMANDS", "merge_after_run", "merge_job_options", "merge_options"]
 
@@ -28,15 +30,18 @@ _TARGET_OPTIONS = [
         "merge_into",
         metavar="BRANCH",
         default=None,
-        help="Branch the agents' branches merge into [default: the branch checked out at submit].",
+        help="Branch the agents' branches merge into.",
+        show_default="the branch checked out at submit",
+        cls=DescribedDefault,
     ),
     click.option(
         "--merge-check",
         "merge_check",
         metavar="CMD",
         default=None,
-        help="Combined check run on each rebased branch before it merges "
-        "[default: the task's check_command].",
+        help="Combined check run on each rebased branch before it merges.",
+        show_default="the task's check_command",
+        cls=DescribedDefault,
     ),
     click.option("--push", is_flag=True, help="Push the target once, after every merge."),
 ]
