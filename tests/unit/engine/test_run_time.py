@@ -4,42 +4,26 @@ time between runs is not counted."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 import pytest_asyncio
 
 from taskfleet.engine.liveness import reap_if_dead
 from taskfleet.model import Job, JobOptions, JobStatus, RunnerInfo, TaskSpec
 from taskfleet.store.base import Store
-from taskfleet.store.memory.store import MemoryStore
-from taskfleet.store.sqlite.store import SqliteStore
 
 FROM = (JobStatus.QUEUED, JobStatus.INTERRUPTED)
 
 
-@pytest_asyncio.fixture(params=["memory", "sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    """A fresh store of each kind, holding job ``j`` (one task, queued)."""
-    instance: Store
-    if request.param == "memory":
-        instance = MemoryStore()
-    elif request.param == "sqlite":
-        instance = SqliteStore(str(tmp_path / "store.db"))
-    else:
-        from taskfleet.store.postgres.store import PostgresStore
-
-        instance = PostgresStore(request.getfixturevalue("pg_url"))
-    await instance.open()
-    job = Job("j", "j", JobStatus.QUEUED, JobOptions(), created_at=50.0, total=0)
-    await instance.create_job(job, [TaskSpec(id="t", seq=1, kind="simulate", spec={})])
-    yield instance
-    await instance.close()
-
-
 def _runner(runner_id: str, at: float, host: str = "elsewhere", lease_s: float = 30) -> RunnerInfo:
     return RunnerInfo(runner_id, host, 4242, at - 1, heartbeat_at=at, lease_s=lease_s)
+
+
+@pytest_asyncio.fixture
+async def store(each_store: Store) -> Store:
+    """Each kind of store, holding job ``j`` (one task, queued)."""
+    job = Job("j", "j", JobStatus.QUEUED, JobOptions(), created_at=50.0, total=0)
+    await each_store.create_job(job, [TaskSpec(id="t", seq=1, kind="simulate", spec={})])
+    return each_store
 
 
 async def test_runs_add_up_and_the_gap_between_them_does_not_count(store: Store) -> None:

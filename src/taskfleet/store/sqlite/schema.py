@@ -31,6 +31,7 @@ MIGRATIONS: tuple[str, ...] = (
     "v4.sql",
     "v5.sql",
     "v6.sql",
+    "v7.sql",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
