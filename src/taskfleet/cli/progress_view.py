@@ -128,6 +128,11 @@ def _update(progress: Any, bar: Any, snap: ProgressSnapshot, runner: Runner) -> 
     progress.update(bar, completed=snap.counts.ended, total=snap.counts.total, **fields)
 
 
+def print_tagged_line(task_id: str, stream: str, line: str) -> None:
+    """One line of a task's output as it comes, GNU parallel ``--tag`` style: ``id<TAB>line``."""
+    click.echo(f"{task_id}\t{line}", err=stream == "stderr")
+
+
 def usage_text(usage: dict[str, float]) -> str:
     """``tokens: 1200 prompt + 300 completion = 1500, cost 0.0042, cache hits 3``."""
     parts = [
