@@ -90,3 +90,17 @@ def test_make_demo_ends_with_commands_that_work_as_printed(tmp_path: Path) -> No
     for command in [*(f"{activate} && {c}" for c in commands), by_path, hint]:
         proc = _sh(command, project, PATH_WITHOUT_VENV)
         assert proc.returncode == 0, f"{command}\n{proc.stdout}{proc.stderr}"
+
+
+def test_hints_keep_the_store_named_by_db(cli: Cli) -> None:
+    cli.write_tasks("tasks.jsonl", [{"id": "bad", "command": "exit 3"}])
+    path = f"{VENV / 'bin'}{os.pathsep}{PATH_WITHOUT_VENV}"
+    run = _sh("taskfleet --db 'my runs.db' run tasks.jsonl --retries 0", cli.cwd, path)
+    assert run.returncode == 1, run.stdout + run.stderr
+    hint = _hint(run.stdout, "see failures:")
+    assert hint.startswith("taskfleet --db 'my runs.db' failed ")
+
+    shown = _sh(hint, cli.cwd, path)
+
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "bad" in shown.stdout

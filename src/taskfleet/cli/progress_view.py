@@ -167,6 +167,18 @@ def invoked_command(argv0: str | None = None) -> str:
     return shlex.quote(argv0)
 
 
+def _db_option() -> str:
+    """`` --db URL`` when the store was named by the flag: a hint without it would look
+    in another store (``TASKFLEET_DB`` holds in the same shell, the default in the same
+    directory)."""
+    from taskfleet.cli.common import CliState
+
+    context = click.get_current_context(silent=True)
+    state = context.find_object(CliState) if context is not None else None
+    db_flag = state.db_flag if state is not None else None
+    return f" --db {shlex.quote(db_flag)}" if db_flag else ""
+
+
 def summary_text(report: JobReport) -> str:
     """The human summary printed when a job ends."""
     data = report.to_dict()
@@ -181,7 +193,7 @@ def summary_text(report: JobReport) -> str:
         lines.append("  " + usage_text(usage))
     if data.get("error"):
         lines.append(f"  error: {data['error']}")
-    command = invoked_command()
+    command = invoked_command() + _db_option()
     if data["status"] == "interrupted":
         lines.append(f"  resume with: {command} resume {data['job_id']}")
     elif data["failed"] or data["skipped"] or data["cancelled"]:
