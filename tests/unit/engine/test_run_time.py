@@ -4,6 +4,9 @@ time between runs is not counted."""
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import pytest
 import pytest_asyncio
 
@@ -60,3 +63,32 @@ async def test_a_dead_runner_s_run_ends_at_its_last_heartbeat(store: Store) -> N
 
     assert reaped.status is JobStatus.INTERRUPTED
     assert reaped.run_time_s(400.0) == pytest.approx(20.0)
+
+
+async def test_jobs_stored_before_keep_their_one_known_span(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from taskfleet.store.sqlite import schema as sqlite_schema
+    from taskfleet.store.sqlite.store import SqliteStore
+
+    path = str(tmp_path / "v5.db")
+    with monkeypatch.context() as patch:
+        patch.setattr(sqlite_schema, "MIGRATIONS", sqlite_schema.MIGRATIONS[:5])
+        patch.setattr(sqlite_schema, "SCHEMA_VERSION", 5)
+        sqlite_schema.connect(path).close()
+    with sqlite3.connect(path) as conn:
+        insert = (
+            "INSERT INTO jobs (job_id, name, status, options, created_at, started_at, "
+            "finished_at, heartbeat_at) VALUES (?, '', ?, '{}', 1.0, ?, ?, ?)"
+        )
+        conn.execute(insert, ("ended", "completed", 10.0, 25.0, 20.0))
+        conn.execute(insert, ("stopped", "interrupted", 10.0, None, 14.0))
+    conn.close()
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        ended, stopped = await store.get_job("ended"), await store.get_job("stopped")
+    finally:
+        await store.close()
+    assert ended.run_time_s(1000.0) == pytest.approx(15.0)
+    assert stopped.run_time_s(1000.0) == pytest.approx(4.0)
