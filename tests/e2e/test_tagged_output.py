@@ -92,3 +92,12 @@ def test_a_line_longer_than_the_tail_comes_in_pieces(cli: Cli) -> None:
     assert proc.returncode == 0, describe(proc)
     pieces = [len(line) - 2 for line in _lines(proc.stdout, "L")]
     assert pieces == [64 * 1024, 70000 - 64 * 1024, 5]
+
+
+def test_quiet_wins_over_tag_stdout_holds_only_the_job_id(cli: Cli) -> None:
+    cli.write_tasks("tasks.jsonl", TASKS)
+
+    proc = cli("run", "tasks.jsonl", "--tag", "-q", "--id", "qt")
+
+    assert proc.returncode == 0, describe(proc)
+    assert proc.stdout == "qt\n"
