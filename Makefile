@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench bench-llm clean
+.PHONY: demo test lint typecheck unit docs bench bench-llm clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,24 @@ demo: $(STAMP)
 	$(BIN)/taskfleet run .taskfleet/demo.jsonl -j 8 --retry-delay 0.1; \
 	  code=$$?; echo "demo batch finished with exit code $$code (failed tasks are part of the demo)"; \
 	  $(BIN)/taskfleet jobs
+	@job=$$($(BIN)/taskfleet jobs --json --limit 1 \
+	  | $(BIN)/python -c 'import json, sys; print(json.load(sys.stdin)[0]["job_id"])'); \
+	echo; \
+	echo "taskfleet is installed in $(BIN); put it on your PATH in this shell with:"; \
+	echo "  . $(BIN)/activate"; \
+	echo "then look around:"; \
+	echo "  taskfleet failed $$job     # the demo's failures, with their errors"; \
+	echo "  taskfleet status $$job     # its counts and times"; \
+	echo "  taskfleet --help"; \
+	echo "or call it by its path: $(BIN)/taskfleet failed $$job"
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
+
+# `docs` is also a directory: without .PHONY, make would call it up to date and succeed.
+docs:
+	$(PYTHON) examples/check_links.py README.md docs
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -4,7 +4,11 @@ import json
 
 tasks = []
 for i in range(1, 201):
-    task = {"id": f"sim-{i:03d}", "duration": 0.02 + (i % 7) * 0.01, "description": "simulated work"}
+    task = {
+        "id": f"sim-{i:03d}",
+        "duration": 0.02 + (i % 7) * 0.01,
+        "description": "simulated work",
+    }
     if i % 25 == 0:
         task["fail_times"] = 1  # fails once, then succeeds on its retry
     if i % 97 == 0:

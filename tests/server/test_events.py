@@ -71,3 +71,25 @@ def test_stream_follows_a_job_that_has_not_started(start_server: ServerFactory) 
     assert rest[-1]["event"] == "end"
     assert rest[-1]["data"]["status"] == "cancelled"
     assert any(e["event"] == "task" and e["data"]["status"] == "cancelled" for e in rest)
+
+
+def test_every_task_shows_running_before_it_ends(server: LiveServer) -> None:
+    # Fast tasks: their starts and ends land in the same group commits.
+    tasks = [{"id": f"t{i}", "duration": 0} for i in range(20)]
+    tasks.append({"id": "flaky", "duration": 0, "fail_times": 1, "retries": 1})
+    server.submit(tasks, id="j", concurrency=4, retry_delay=0)
+
+    events = read_events(server.client, "/jobs/j/events")
+
+    task_events = [e for e in events if e["event"] == "task"]
+    ids = [int(e["id"]) for e in task_events]
+    assert ids == sorted(set(ids))
+    seen: dict[str, list[tuple[str, int]]] = {}
+    for event in task_events:
+        data = event["data"]
+        seen.setdefault(data["id"], []).append((data["status"], data["attempt"]))
+    assert set(seen) == {task["id"] for task in tasks}
+    for task_id, changes in seen.items():
+        if task_id != "flaky":
+            assert changes == [("running", 1), ("succeeded", 1)], (task_id, changes)
+    assert seen["flaky"] == [("running", 1), ("pending", 1), ("running", 2), ("succeeded", 2)]

@@ -1,12 +1,15 @@
 """Live progress of a running job on stderr, and the summary at its end.
 
-A terminal gets a rich progress bar (done/total, succeeded, failed, rate,
-ETA); anything else gets a plain line at most every 2 s, so logs stay small.
+A terminal gets a rich progress bar (done/total, succeeded, failed, skipped,
+rate, ETA); anything else gets a plain line at most every 2 s, so logs stay small.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import shlex
+import shutil
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -36,7 +39,8 @@ def plain_line(snap: ProgressSnapshot, activity: str | None = None) -> str:
     line = (
         f"[taskfleet] {snap.job_id}: {counts.ended}/{counts.total} done "
         f"({snap.percentage:.1f}%), {counts.succeeded} succeeded, {counts.failed} failed, "
-        f"{counts.running} running, {snap.items_per_second:.1f}/s, ETA {_fmt_eta(snap.eta_s)}"
+        f"{counts.skipped} skipped, {counts.running} running, "
+        f"{snap.items_per_second:.1f}/s, ETA {_fmt_eta(snap.eta_s)}"
     )
     return f"{line} | {activity}" if activity else line
 
@@ -75,7 +79,10 @@ async def _watch_bar(runner: Runner) -> None:
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("[green]✓ {task.fields[ok]}[/] [red]✗ {task.fields[failed]}[/]"),
+        TextColumn(
+            "[green]✓ {task.fields[ok]}[/] [red]✗ {task.fields[failed]}[/] "
+            "[yellow]⤼ {task.fields[skipped]} skipped[/]"
+        ),
         TextColumn(
             "{task.fields[running]} running · {task.fields[rate]}/s · ETA {task.fields[eta]}"
         ),
@@ -95,10 +102,19 @@ async def _watch_bar(runner: Runner) -> None:
 
 def _fields(snap: ProgressSnapshot | None) -> dict[str, Any]:
     if snap is None:
-        return {"ok": 0, "failed": 0, "running": 0, "rate": "0.0", "eta": "?", "activity": ""}
+        return {
+            "ok": 0,
+            "failed": 0,
+            "skipped": 0,
+            "running": 0,
+            "rate": "0.0",
+            "eta": "?",
+            "activity": "",
+        }
     return {
         "ok": snap.counts.succeeded,
-        "failed": snap.counts.failed + snap.counts.skipped,
+        "failed": snap.counts.failed,
+        "skipped": snap.counts.skipped,
         "running": snap.counts.running,
         "rate": f"{snap.items_per_second:.1f}",
         "eta": _fmt_eta(snap.eta_s),
@@ -110,6 +126,11 @@ def _update(progress: Any, bar: Any, snap: ProgressSnapshot, runner: Runner) -> 
     activity = runner.activity.describe(time.time())
     fields["activity"] = f"· {activity}" if activity else ""
     progress.update(bar, completed=snap.counts.ended, total=snap.counts.total, **fields)
+
+
+def print_tagged_line(task_id: str, stream: str, line: str) -> None:
+    """One line of a task's output as it comes, GNU parallel ``--tag`` style: ``id<TAB>line``."""
+    click.echo(f"{task_id}\t{line}", err=stream == "stderr")
 
 
 def usage_text(usage: dict[str, float]) -> str:
@@ -126,6 +147,38 @@ def usage_text(usage: dict[str, float]) -> str:
     return ", ".join(parts)
 
 
+def invoked_command(argv0: str | None = None) -> str:
+    """How to call taskfleet as this process was called, for hints that must work as printed.
+
+    ``taskfleet`` when that name on the PATH is this program; else the path it
+    was started by (``.venv/bin/taskfleet`` after ``make demo``), or
+    ``python -m taskfleet``. Anything else (the CLI called from a test) says
+    ``taskfleet``.
+    """
+    argv0 = (sys.argv[0] if sys.argv else "") if argv0 is None else argv0
+    name = os.path.basename(argv0)
+    if name == "__main__.py":
+        return f"{shlex.quote(sys.executable)} -m taskfleet"
+    if not name.startswith("taskfleet"):
+        return "taskfleet"
+    on_path = shutil.which(name)
+    if on_path and (os.sep not in argv0 or os.path.samefile(on_path, argv0)):
+        return name
+    return shlex.quote(argv0)
+
+
+def _db_option() -> str:
+    """`` --db URL`` when the store was named by the flag: a hint without it would look
+    in another store (``TASKFLEET_DB`` holds in the same shell, the default in the same
+    directory)."""
+    from taskfleet.cli.common import CliState
+
+    context = click.get_current_context(silent=True)
+    state = context.find_object(CliState) if context is not None else None
+    db_flag = state.db_flag if state is not None else None
+    return f" --db {shlex.quote(db_flag)}" if db_flag else ""
+
+
 def summary_text(report: JobReport) -> str:
     """The human summary printed when a job ends."""
     data = report.to_dict()
@@ -140,11 +193,12 @@ def summary_text(report: JobReport) -> str:
         lines.append("  " + usage_text(usage))
     if data.get("error"):
         lines.append(f"  error: {data['error']}")
+    command = invoked_command() + _db_option()
     if data["status"] == "interrupted":
-        lines.append(f"  resume with: taskfleet resume {data['job_id']}")
+        lines.append(f"  resume with: {command} resume {data['job_id']}")
     elif data["failed"] or data["skipped"] or data["cancelled"]:
         lines.append(
-            f"  see failures: taskfleet failed {data['job_id']}    "
-            f"retry them: taskfleet retry {data['job_id']}"
+            f"  see failures: {command} failed {data['job_id']}    "
+            f"retry them: {command} retry {data['job_id']}"
         )
     return "\n".join(lines)

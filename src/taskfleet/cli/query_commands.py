@@ -62,7 +62,7 @@ def jobs(
     if not reports:
         click.echo("no jobs")
         return
-    rows = [["JOB", "STATUS", "DONE", "OK", "FAILED", "CREATED", "NAME"]]
+    rows = [["JOB", "STATUS", "DONE", "OK", "FAILED", "SKIPPED", "CREATED", "NAME"]]
     rows += [_job_row(report) for report in reports]
     click.echo(table(rows))
 
@@ -81,7 +81,8 @@ def _job_row(report: JobReport) -> list[str]:
         data["status"],
         f"{data['total'] - data['pending'] - data['queued'] - data['running']}/{data['total']}",
         str(data["succeeded"]),
-        str(data["failed"] + data["skipped"]),
+        str(data["failed"]),
+        str(data["skipped"]),
         (data["created_at"] or "")[:19].replace("T", " "),
         data["name"],
     ]

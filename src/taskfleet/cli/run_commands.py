@@ -145,14 +145,21 @@ def _settings_for(state: CliState, flags: dict[str, Any]) -> Settings:
     )
 
 
-# -o/--output, --json and --quiet: how run, resume and retry report the job's end.
+# -o/--output, --tag, --json and --quiet: what run, resume and retry print.
 _report_options = _with_options(
     [
         click.option(
             "-o",
             "--output",
             type=click.Path(dir_okay=False),
-            help="Write results JSONL here when the job ends.",
+            help="Write results JSONL here when the job ends; `-o tag` is --tag "
+            "(a file named tag: -o ./tag).",
+        ),
+        click.option(
+            "--tag",
+            is_flag=True,
+            help="Print each line of the tasks' output as it comes, prefixed by the task "
+            "id and a tab (stderr lines on stderr), instead of the progress bar.",
         ),
         click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON."),
         click.option(
@@ -173,6 +180,7 @@ def run(
     /,
     file: str,
     output: str | None,
+    tag: bool,
     as_json: bool,
     quiet: bool,
     **flags: Any,
@@ -187,7 +195,7 @@ def run(
         if quiet and not as_json:
             click.echo(job.job_id)  # at once: a script has it even if the run is stopped
         return await _run_and_report(
-            store, job.job_id, RunMode.RUN, settings.lease, output, as_json, quiet
+            store, job.job_id, RunMode.RUN, settings.lease, output, tag, as_json, quiet
         )
 
     code, _ = state.run(body, settings)
@@ -223,6 +231,7 @@ def _resume_like(name: str) -> Any:
         /,
         job_id: str,
         output: str | None,
+        tag: bool,
         as_json: bool,
         quiet: bool,
     ) -> None:
@@ -234,7 +243,7 @@ def _resume_like(name: str) -> Any:
             if quiet and not as_json:
                 click.echo(job)
             return await _run_and_report(
-                store, job, RunMode(name), settings.lease, output, as_json, quiet
+                store, job, RunMode(name), settings.lease, output, tag, as_json, quiet
             )
 
         code, _ = state.run_on_job(job_id, body, settings)
@@ -254,22 +263,27 @@ async def _run_and_report(
     mode: RunMode,
     lease_s: float,
     output: str | None,
+    tag: bool,
     as_json: bool,
     quiet: bool,
 ) -> tuple[int, dict[str, Any]]:
     import asyncio
 
     from taskfleet import service
-    from taskfleet.cli.progress_view import summary_text, watch
+    from taskfleet.cli.progress_view import print_tagged_line, summary_text, watch
     from taskfleet.model import RunMode
 
     watchers: list[asyncio.Task[None]] = []
     runners: list[Runner] = []
+    # The exact value `tag` is GNU parallel's --tag; a file of that name is -o ./tag.
+    tag, output = (True, None) if output == "tag" else (tag, output)
 
     def on_runner(runner: Runner) -> None:
         runners.append(runner)
         _install_signal_handlers(runner, quiet)
-        if not quiet:
+        if tag and not quiet:  # -q: the job id and nothing else on stdout
+            runner.on_output = print_tagged_line
+        elif not quiet:
             watchers.append(asyncio.ensure_future(watch(runner)))
 
     async def resume() -> Job:
@@ -293,7 +307,7 @@ async def _run_and_report(
     if as_json:
         click.echo(json.dumps(report.to_dict()))
     elif not quiet:
-        click.echo(summary_text(report))
+        click.echo(summary_text(report), err=tag)  # tagged: stdout holds only task output
     return exit_codes.for_job(job.status), report.to_dict()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import traceback
 import types
@@ -31,6 +32,10 @@ class StoreResponseCache:
         await self._store.put_cached_response(key, response, time.time())
 
 
+# Each line of a task's output as it comes: (task id, "stdout" or "stderr", line).
+TaskOutputListener = Callable[[str, str, str], None]
+
+
 class AttemptLauncher:
     """Starts attempts of one job's tasks through their kinds, with the job's defaults."""
 
@@ -41,8 +46,10 @@ class AttemptLauncher:
         callables: Mapping[str, Callable[..., Any]],
         response_cache: ResponseCache,
         request_meter: RequestMeter,
+        on_output: TaskOutputListener | None = None,
     ) -> None:
         self._job_id = job.job_id
+        self._on_output = on_output
         self._options = job.options
         self._kinds = kinds
         self._callables = callables
@@ -71,6 +78,8 @@ class AttemptLauncher:
             self._response_cache,
             self._request_meter,
         )
+        if self._on_output is not None:
+            ctx.on_output = functools.partial(self._on_output, task.id)
         return start_eagerly(run_attempt(self._kinds(task.kind), task.spec, ctx, timeout_s))
 
 

@@ -89,5 +89,7 @@ async def reap_if_dead(store: Store, job: Job, now: float | None = None) -> Job:
     now = time.time() if now is None else now
     if runner_is_alive(job.runner, now):
         return job
-    await store.release_job(job.job_id, job.runner.runner_id, JobStatus.INTERRUPTED, now)
+    # The run ended with its runner's last heartbeat, not when this reader noticed.
+    ended_at = min(job.runner.heartbeat_at, now)
+    await store.release_job(job.job_id, job.runner.runner_id, JobStatus.INTERRUPTED, ended_at)
     return await store.get_job(job.job_id)

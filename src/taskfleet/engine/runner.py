@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from taskfleet.engine.attempt import AttemptLauncher, StoreResponseCache
+from taskfleet.engine.attempt import AttemptLauncher, StoreResponseCache, TaskOutputListener
 from taskfleet.engine.buffer import WriteBehind
 from taskfleet.engine.lease_keeper import LeaseKeeper
 from taskfleet.engine.liveness import new_runner
@@ -82,6 +82,8 @@ class Runner:
         self.job: Job | None = None
         # Requests, tokens and limiter waits of the kinds (llm), for the progress line.
         self.activity = RequestMeter()
+        # Each line of the tasks' output as it comes (`run --tag`); set before run().
+        self.on_output: TaskOutputListener | None = None
 
     # -- control from outside (signal handlers, cancel) ---------------------
 
@@ -131,7 +133,9 @@ class Runner:
         """Build the parts of a run of ``job``: slots, launcher, window, counters, buffer, lease."""
         self._slots = SlotPool.for_job(job.options)
         cache = StoreResponseCache(self.store)
-        self._launcher = AttemptLauncher(job, self._kinds, self._callables, cache, self.activity)
+        self._launcher = AttemptLauncher(
+            job, self._kinds, self._callables, cache, self.activity, self.on_output
+        )
         self._concurrency = max(1, job.options.concurrency)
         if self._concurrency_cap is not None:
             self._concurrency = min(self._concurrency, self._concurrency_cap)

@@ -24,6 +24,9 @@ from taskfleet.errors import FatalError, RateLimited, TaskError
 from taskfleet.limits.request_meter import RequestMeter
 from taskfleet.model import ErrorClass, Outcome
 
+# A line of a command's output as it comes: (stream, line), "stdout" or "stderr".
+OutputListener = Callable[[str, str], None]
+
 
 @dataclass(slots=True)  # not frozen: built once per attempt on the hot path
 class RunContext:
@@ -44,6 +47,8 @@ class RunContext:
     response_cache: ResponseCache | None = None
     # Where a kind reports request and token rates and what it waits on (progress).
     activity: RequestMeter | None = None
+    # Where a kind that produces output (shell) sends each line, without its newline.
+    on_output: OutputListener | None = None
 
 
 class ResponseCache(Protocol):

@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from taskfleet.errors import FieldError
-from taskfleet.kinds.base import RunContext
+from taskfleet.kinds.base import OutputListener, RunContext
+from taskfleet.kinds.output_lines import LineSplitter
 from taskfleet.model import ErrorClass, Outcome
 
 __all__ = ["KILL_GRACE_S", "OUTPUT_TAIL_BYTES", "SHELL", "ShellKind"]
@@ -77,11 +78,16 @@ class _Child:
     """
 
     def __init__(
-        self, proc: subprocess.Popen[bytes], loop: asyncio.AbstractEventLoop, stdin: bytes | None
+        self,
+        proc: subprocess.Popen[bytes],
+        loop: asyncio.AbstractEventLoop,
+        stdin: bytes | None,
+        on_output: OutputListener | None = None,
     ) -> None:
         self.proc = proc
         self.stdout = _TailBuffer(OUTPUT_TAIL_BYTES)
         self.stderr = _TailBuffer(OUTPUT_TAIL_BYTES)
+        self._lines: dict[int, LineSplitter] = {}
         self._loop = loop
         self._exited: asyncio.Future[None] = loop.create_future()
         # Exited AND both pipes at EOF (a background process may hold them).
@@ -93,6 +99,9 @@ class _Child:
         for stream, buffer in ((proc.stdout, self.stdout), (proc.stderr, self.stderr)):
             assert stream is not None
             fd = stream.fileno()
+            if on_output is not None:
+                name = "stdout" if buffer is self.stdout else "stderr"
+                self._lines[fd] = LineSplitter(on_output, name)
             os.set_blocking(fd, False)
             loop.add_reader(fd, self._on_readable, fd, buffer)
             self._readers.add(fd)
@@ -182,9 +191,14 @@ class _Child:
             return
         except OSError:
             chunk = b""
+        lines = self._lines.get(fd)
         if chunk:
             buffer.write(chunk)
+            if lines is not None:
+                lines.feed(chunk)
             return
+        if lines is not None:
+            lines.flush()
         self._loop.remove_reader(fd)
         self._readers.discard(fd)
         self._check_finished()
@@ -236,7 +250,7 @@ class ShellKind:
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte in argv, cwd or env
             return _spawn_failure(exc)
         stdin = None if stdin_text is None else stdin_text.encode()
-        child = _Child(proc, asyncio.get_running_loop(), stdin)
+        child = _Child(proc, asyncio.get_running_loop(), stdin, ctx.on_output)
         try:
             try:
                 code = await child.wait()

@@ -137,6 +137,16 @@ class Job:
     usage: Mapping[str, float] = field(default_factory=dict)
     # What an interface remembers of the job (e.g. the OpenAI batch it stands for).
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    # Time spent running is the sum of the runs' spans, not the wall time since
+    # started_at: a resume or retry after an idle gap must not count the gap.
+    run_started_at: float | None = None  # when the current run began; None between runs
+    run_seconds: float = 0.0  # the spans of the ended runs, added up
+
+    def run_time_s(self, now: float) -> float:
+        """Seconds spent running: the ended runs' spans plus the current run's so far."""
+        if self.run_started_at is None or self.status is not JobStatus.RUNNING:
+            return self.run_seconds
+        return self.run_seconds + max(now - self.run_started_at, 0.0)
 
 
 @dataclass(frozen=True, slots=True)

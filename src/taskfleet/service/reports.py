@@ -43,13 +43,8 @@ class JobReport:
 
     @property
     def elapsed_s(self) -> float:
-        job = self.job
-        if job.started_at is None:
-            return 0.0
-        end = job.finished_at if job.finished_at is not None else self.now
-        if job.status is JobStatus.INTERRUPTED and job.runner is not None:
-            end = job.runner.heartbeat_at  # the clock stopped with its runner
-        return max(end - job.started_at, 0.0)
+        """Time spent running: the sum of the runs' spans, idle gaps between them left out."""
+        return self.job.run_time_s(self.now)
 
     @property
     def items_per_second(self) -> float:

@@ -4,12 +4,34 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_asyncio
 
 from taskfleet.model import Job, JobOptions, JobStatus, TaskSpec
+from taskfleet.store.base import Store
 from taskfleet.store.memory.store import MemoryStore
+from taskfleet.store.sqlite.store import SqliteStore
+
+
+@pytest_asyncio.fixture(params=["memory", "sqlite", "postgres"])
+async def each_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """A fresh store of each kind (PostgreSQL on the session's server), for what the
+    engine needs every store to do alike."""
+    instance: Store
+    if request.param == "memory":
+        instance = MemoryStore()
+    elif request.param == "sqlite":
+        instance = SqliteStore(str(tmp_path / "store.db"))
+    else:
+        from taskfleet.store.postgres.store import PostgresStore
+
+        instance = PostgresStore(request.getfixturevalue("pg_url"))
+    await instance.open()
+    yield instance
+    await instance.close()
 
 
 @pytest_asyncio.fixture

@@ -64,7 +64,7 @@ async def test_schema_version_and_reopen(pg_url: str) -> None:
     conn = await raw(pg_url)
     cursor = await conn.execute("SELECT version FROM schema_version ORDER BY version")
     versions = [row[0] for row in await cursor.fetchall()]
-    assert versions == [1, 2] == list(range(1, postgres_schema.SCHEMA_VERSION + 1))
+    assert versions == [1, 2, 3, 4] == list(range(1, postgres_schema.SCHEMA_VERSION + 1))
     await conn.close()
 
 

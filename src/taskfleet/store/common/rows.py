@@ -28,7 +28,7 @@ from taskfleet.model import (
 JOB_COLUMNS = (
     "job_id, name, status, options, created_at, total, started_at, finished_at, "
     "runner_id, runner_host, runner_pid, runner_started_at, heartbeat_at, lease_s, "
-    "validation_round, error, usage, metadata"
+    "validation_round, error, usage, metadata, run_started_at, run_seconds"
 )
 TASK_COLUMNS = (
     "job_id, seq, task_id, kind, status, spec, priority, retries, timeout_s, "
@@ -163,6 +163,8 @@ def job_row(job: Job) -> tuple[Any, ...]:
         job.error,
         encode_json(dict(job.usage)),
         encode_json(dict(job.metadata)),
+        job.run_started_at,
+        job.run_seconds,
     )
 
 
@@ -192,6 +194,8 @@ def job_from_row(row: Sequence[Any]) -> Job:
         error=row[15],
         usage=json.loads(row[16]),
         metadata=json.loads(row[17]),
+        run_started_at=row[18],
+        run_seconds=row[19],
     )
 
 

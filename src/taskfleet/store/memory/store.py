@@ -93,6 +93,10 @@ class MemoryStore:
     def _change_job(self, job: Job, status: JobStatus, **fields: Any) -> Job:
         """Store ``job`` with a new status (and fields): the one way a job's status changes."""
         check_job_transition(job.status, status)
+        ended_at = fields.pop("ended_at", None)  # a run that ends: its span joins run_seconds
+        if job.run_started_at is not None and status is not JobStatus.RUNNING:
+            run_s = max((ended_at or time.time()) - job.run_started_at, 0.0)
+            fields.update(run_seconds=job.run_seconds + run_s, run_started_at=None)
         changed = self._jobs[job.job_id] = replace(job, status=status, **fields)
         if status is JobStatus.QUEUED:
             self._job_queued.set()
@@ -156,6 +160,7 @@ class MemoryStore:
             )
         started_at = runner.heartbeat_at if job.started_at is None else job.started_at
         fields = {"runner": runner, "started_at": started_at, "finished_at": None, "error": None}
+        fields["run_started_at"] = runner.heartbeat_at  # every acquire starts a run
         return self._change_job(job, JobStatus.RUNNING, **fields)
 
     async def claim_queued_job(self, runner: RunnerInfo) -> Job | None:
@@ -198,7 +203,7 @@ class MemoryStore:
         if job.status is JobStatus.CANCELLED:
             status = JobStatus.CANCELLED  # cancelled while its runner ended: the cancel stands
         finished_at = now if status.is_final else None
-        self._change_job(job, status, finished_at=finished_at, error=error)
+        self._change_job(job, status, finished_at=finished_at, error=error, ended_at=now)
         self._release(job_id, runner_id, now)
         return True
 
@@ -207,7 +212,9 @@ class MemoryStore:
     ) -> None:
         """Set a job's status without a runner (e.g. cancel a queued job)."""
         finished_at = now if status.is_final else None
-        self._change_job(self._job(job_id), status, finished_at=finished_at, error=error)
+        self._change_job(
+            self._job(job_id), status, finished_at=finished_at, error=error, ended_at=now
+        )
 
     async def set_validation_round(self, job_id: str, validation_round: int) -> None:
         """Remember how many central validation rounds have run."""

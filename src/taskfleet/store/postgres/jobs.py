@@ -147,7 +147,7 @@ class JobQueries:
         job_id: str,
         runner_id: str,
         status: JobStatus,
-        finished_at: float | None,
+        now: float,
         error: str | None,
     ) -> bool:
         """Set the job's status if ``runner_id`` still holds it; return whether it does.
@@ -160,21 +160,23 @@ class JobQueries:
             "runner_id": runner_id,
             "status": status.value,
             "from_statuses": allowed_job_sources(status),
-            "finished_at": finished_at,
+            "finished_at": now if status.is_final else None,
+            "now": now,  # the end of the run, if the job was running
             "error": error,
         }
         cursor = await self.conn.execute(_RELEASE_JOB, params)
         return cursor.rowcount > 0
 
     async def set_status(
-        self, job_id: str, status: JobStatus, finished_at: float | None, error: str | None
+        self, job_id: str, status: JobStatus, now: float, error: str | None
     ) -> None:
         """Set the job's status; JobNotFound, or InvalidTransition if the table forbids it."""
         params = {
             "job_id": job_id,
             "status": status.value,
             "from_statuses": allowed_job_sources(status),
-            "finished_at": finished_at,
+            "finished_at": now if status.is_final else None,
+            "now": now,  # the end of the run, if the job was running
             "error": error,
         }
         cursor = await self.conn.execute(_SET_JOB_STATUS, params)

@@ -39,8 +39,8 @@ CREATE TEMP TABLE IF NOT EXISTS dep_staging (seq BIGINT NOT NULL, dep_task_id TE
 -- A new job row (JOB_COLUMNS); no row back when the id exists (JobConflict).
 INSERT INTO jobs (job_id, name, status, options, created_at, total, started_at, finished_at,
     runner_id, runner_host, runner_pid, runner_started_at, heartbeat_at, lease_s,
-    validation_round, error, usage, metadata)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+    validation_round, error, usage, metadata, run_started_at, run_seconds)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (job_id) DO NOTHING
 RETURNING job_id
 
@@ -52,7 +52,7 @@ UPDATE jobs SET total = %s WHERE job_id = %s
 -- One job (JOB_COLUMNS).
 SELECT job_id, name, status, options, created_at, total, started_at, finished_at,
     runner_id, runner_host, runner_pid, runner_started_at, heartbeat_at, lease_s,
-    validation_round, error, usage, metadata
+    validation_round, error, usage, metadata, run_started_at, run_seconds
 FROM jobs WHERE job_id = %s
 
 -- name: job_exists
@@ -67,7 +67,7 @@ SELECT status FROM jobs WHERE job_id = %s
 -- Jobs (JOB_COLUMNS), newest first, with one status or any.
 SELECT job_id, name, status, options, created_at, total, started_at, finished_at,
     runner_id, runner_host, runner_pid, runner_started_at, heartbeat_at, lease_s,
-    validation_round, error, usage, metadata
+    validation_round, error, usage, metadata, run_started_at, run_seconds
 FROM jobs
 WHERE %(status)s::text IS NULL OR status = %(status)s::text
 ORDER BY created_at DESC, job_id
@@ -89,12 +89,13 @@ ORDER BY job_id COLLATE "C" LIMIT %(limit)s
 
 -- name: acquire_job
 -- Make a runner the job's runner, if the job is in one of the given states.
+-- Every acquire starts a run at run_started_at; the first one sets started_at.
 -- A compare-and-set: a concurrent acquirer waits on the row lock, then
 -- finds the status changed and updates nothing.
 UPDATE jobs SET status = %(status)s, runner_id = %(runner_id)s, runner_host = %(host)s,
     runner_pid = %(pid)s, runner_started_at = %(started_at)s, heartbeat_at = %(heartbeat_at)s,
     lease_s = %(lease_s)s, started_at = COALESCE(started_at, %(heartbeat_at)s),
-    finished_at = NULL, error = NULL
+    run_started_at = %(heartbeat_at)s, finished_at = NULL, error = NULL
 WHERE job_id = %(job_id)s AND status = ANY(%(from_statuses)s::text[])
 
 -- name: lock_oldest_waiting_job
@@ -126,22 +127,31 @@ UPDATE jobs SET heartbeat_at = %s WHERE job_id = %s
 -- let it leave for the new one (a cancel, a takeover of a runner thought
 -- dead) keeps that state, its end time and error: the CASEs are the WHERE
 -- of the status change, while the row still matches so that the runner's
--- tasks are released all the same.
+-- tasks are released all the same. The run ends at now: its span is added
+-- to run_seconds.
 UPDATE jobs SET
     status = CASE WHEN status = ANY(%(from_statuses)s::text[])
         THEN %(status)s::text ELSE status END,
     finished_at = CASE WHEN status = ANY(%(from_statuses)s::text[])
         THEN %(finished_at)s::float8 ELSE finished_at END,
     error = CASE WHEN status = ANY(%(from_statuses)s::text[])
-        THEN %(error)s::text ELSE error END
+        THEN %(error)s::text ELSE error END,
+    run_seconds = CASE WHEN status = ANY(%(from_statuses)s::text[])
+        THEN run_seconds + GREATEST(%(now)s::float8 - COALESCE(run_started_at, %(now)s::float8), 0)
+        ELSE run_seconds END,
+    run_started_at = CASE WHEN status = ANY(%(from_statuses)s::text[])
+        THEN NULL ELSE run_started_at END
 WHERE job_id = %(job_id)s AND runner_id = %(runner_id)s
 
 -- name: set_job_status
 -- A job's status without a runner (cancel a queued job, hand one back to
 -- the workers), if the job is in a state it may leave for that one. The
 -- job_queued trigger (migrations/v2.sql) NOTIFYs idle workers when the new
--- status is queued.
-UPDATE jobs SET status = %(status)s, finished_at = %(finished_at)s, error = %(error)s
+-- status is queued. A job that leaves running here (a cancel) ends its run at now.
+UPDATE jobs SET status = %(status)s, finished_at = %(finished_at)s, error = %(error)s,
+    run_seconds = run_seconds
+        + GREATEST(%(now)s::float8 - COALESCE(run_started_at, %(now)s::float8), 0),
+    run_started_at = NULL
 WHERE job_id = %(job_id)s AND status = ANY(%(from_statuses)s::text[])
 
 -- name: set_validation_round

@@ -34,7 +34,7 @@ _RECORD_SCHEMA_VERSION = _QUERIES["record_schema_version"]
 _CREATE_DEP_STAGING = _QUERIES["create_dep_staging"]
 
 # Index i holds the script that brings the schema to version i + 1.
-MIGRATIONS: tuple[str, ...] = ("v1.sql", "v2.sql")
+MIGRATIONS: tuple[str, ...] = ("v1.sql", "v2.sql", "v3.sql", "v4.sql")
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Advisory locks are keyed (namespace, key); taskfleet's namespaces are arbitrary

@@ -196,8 +196,7 @@ class PostgresStore:
         self._claims.release(job_id, runner_id)
         async with self._transaction() as conn:
             await postgres_tasks.lock_job_tasks(conn, job_id)
-            finished_at = now if status.is_final else None
-            if not await self._jobs(conn).release(job_id, runner_id, status, finished_at, error):
+            if not await self._jobs(conn).release(job_id, runner_id, status, now, error):
                 return False
             await postgres_tasks.release_leases(conn, job_id, runner_id, now)
         return True
@@ -210,9 +209,8 @@ class PostgresStore:
         Raises JobNotFound, or InvalidTransition (nothing changed) if the
         transition table does not let the job's state become ``status``.
         """
-        finished_at = now if status.is_final else None
         async with self._transaction() as conn:
-            await self._jobs(conn).set_status(job_id, status, finished_at, error)
+            await self._jobs(conn).set_status(job_id, status, now, error)
 
     async def set_validation_round(self, job_id: str, validation_round: int) -> None:
         """Remember how many central validation rounds have run."""

@@ -165,6 +165,7 @@ def release(
         "runner_id": runner_id,
         "status": status.value,
         "finished_at": now if status.is_final else None,
+        "now": now,
         "error": error,
         "from_statuses": encode_json(allowed_job_sources(status)),
     }
@@ -186,6 +187,7 @@ def set_status(
         "job_id": job_id,
         "status": status.value,
         "finished_at": now if status.is_final else None,
+        "now": now,
         "error": error,
         "from_statuses": encode_json(allowed_job_sources(status)),
     }

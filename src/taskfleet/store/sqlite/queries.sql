@@ -28,8 +28,8 @@ CREATE TEMP TABLE IF NOT EXISTS reopen_selection (seq INTEGER PRIMARY KEY);
 INSERT INTO jobs (
     job_id, name, status, options, created_at, total, started_at, finished_at,
     runner_id, runner_host, runner_pid, runner_started_at, heartbeat_at, lease_s,
-    validation_round, error, usage, metadata
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+    validation_round, error, usage, metadata, run_started_at, run_seconds
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: set_job_total
 -- How many tasks create_job stored (counted while inserting them).
@@ -40,7 +40,7 @@ UPDATE jobs SET total = ? WHERE job_id = ?;
 SELECT
     job_id, name, status, options, created_at, total, started_at, finished_at,
     runner_id, runner_host, runner_pid, runner_started_at, heartbeat_at, lease_s,
-    validation_round, error, usage, metadata
+    validation_round, error, usage, metadata, run_started_at, run_seconds
 FROM jobs WHERE job_id = ?;
 
 -- name: job_exists
@@ -52,7 +52,7 @@ SELECT 1 FROM jobs WHERE job_id = ?;
 SELECT
     job_id, name, status, options, created_at, total, started_at, finished_at,
     runner_id, runner_host, runner_pid, runner_started_at, heartbeat_at, lease_s,
-    validation_round, error, usage, metadata
+    validation_round, error, usage, metadata, run_started_at, run_seconds
 FROM jobs ORDER BY created_at DESC, job_id LIMIT ? OFFSET ?;
 
 -- name: list_jobs_with_status
@@ -61,7 +61,7 @@ FROM jobs ORDER BY created_at DESC, job_id LIMIT ? OFFSET ?;
 SELECT
     job_id, name, status, options, created_at, total, started_at, finished_at,
     runner_id, runner_host, runner_pid, runner_started_at, heartbeat_at, lease_s,
-    validation_round, error, usage, metadata
+    validation_round, error, usage, metadata, run_started_at, run_seconds
 FROM jobs WHERE status = ? ORDER BY created_at DESC, job_id LIMIT ? OFFSET ?;
 
 -- name: count_jobs
@@ -85,11 +85,13 @@ SELECT status FROM jobs WHERE job_id = ?;
 
 -- name: acquire_job
 -- Make a runner the job's runner, if the job's status is one of :from_statuses
--- (a JSON list). The first acquire sets started_at; a later one keeps it.
+-- (a JSON list). The first acquire sets started_at; a later one keeps it. Every
+-- acquire starts a run: run_started_at is when (its span is added to
+-- run_seconds when the job leaves running).
 UPDATE jobs SET status = 'running', runner_id = :runner_id, runner_host = :host,
     runner_pid = :pid, runner_started_at = :started_at, heartbeat_at = :heartbeat_at,
     lease_s = :lease_s, started_at = COALESCE(started_at, :heartbeat_at),
-    finished_at = NULL, error = NULL
+    run_started_at = :heartbeat_at, finished_at = NULL, error = NULL
 WHERE job_id = :job_id AND status IN (SELECT value FROM json_each(:from_statuses));
 
 -- name: oldest_waiting_job
@@ -112,7 +114,10 @@ UPDATE jobs SET heartbeat_at = ? WHERE job_id = ?;
 -- The runner leaves the job in :status. Only the job's own runner may, and only
 -- from a status in :from_statuses (a JSON list: those the transition table lets
 -- become :status), so a release that lost a race (e.g. to a cancel) changes nothing.
-UPDATE jobs SET status = :status, finished_at = :finished_at, error = :error
+-- The run ends at :now: its span is added to run_seconds.
+UPDATE jobs SET status = :status, finished_at = :finished_at, error = :error,
+    run_seconds = run_seconds + MAX(:now - COALESCE(run_started_at, :now), 0),
+    run_started_at = NULL
 WHERE job_id = :job_id AND runner_id = :runner_id
   AND status IN (SELECT value FROM json_each(:from_statuses));
 
@@ -123,8 +128,11 @@ SELECT 1 FROM jobs WHERE job_id = :job_id AND runner_id = :runner_id;
 -- name: set_job_status
 -- A status change without a runner (cancel, hand back, queue for a retry),
 -- from a status in :from_statuses (a JSON list: those the transition table
--- lets become :status), so a change that lost a race changes nothing.
-UPDATE jobs SET status = :status, finished_at = :finished_at, error = :error
+-- lets become :status), so a change that lost a race changes nothing. A job
+-- that leaves running here (a cancel) ends its run at :now.
+UPDATE jobs SET status = :status, finished_at = :finished_at, error = :error,
+    run_seconds = run_seconds + MAX(:now - COALESCE(run_started_at, :now), 0),
+    run_started_at = NULL
 WHERE job_id = :job_id AND status IN (SELECT value FROM json_each(:from_statuses));
 
 -- name: set_validation_round

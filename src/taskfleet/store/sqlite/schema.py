@@ -30,6 +30,8 @@ MIGRATIONS: tuple[str, ...] = (
     "v3.sql",
     "v4.sql",
     "v5.sql",
+    "v6.sql",
+    "v7.sql",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
