@@ -81,19 +81,21 @@ class Fleet:
         job_id: str | None = None,
         name: str = "",
         queued: bool = True,
+        allow_empty: bool = False,
         **options: Any,
     ) -> str:
-        """Validate and store a job; return its id. Bad tasks raise TaskfileError."""
+        """Validate and store a job; return its id. Bad tasks (or none) raise TaskfileError."""
         settings, job_options = keyword_options(self.settings, **options)
         job = await service.submit(
             self.store,
             tasks,
             job_options,
-            service.TaskRules(profiles=settings.profiles),
+            service.TaskRules(profiles=settings.profiles, environ=os.environ),
             source_name="<tasks>",
             job_id=job_id,
             name=name,
             queued=queued,
+            allow_empty=allow_empty,
         )
         return job.job_id
 
@@ -321,7 +323,8 @@ def map(
             try:
                 job = await service.get_job(fleet.store, job_id)
             except JobNotFound:
-                await fleet.submit(tasks, job_id=job_id, queued=False, **options)
+                # map over no items is an empty list, not a mistake
+                await fleet.submit(tasks, job_id=job_id, queued=False, allow_empty=True, **options)
                 job = await fleet.store.get_job(job_id)
             mode = RunMode.RETRY if job.status.is_final else RunMode.RESUME
             return await fleet.run(

@@ -186,10 +186,17 @@ def test_bad_json_array(tmp_path: Path, text: str, line: int, message: str) -> N
     assert message in issues[-1].message
 
 
-def test_empty_inputs_give_no_tasks(tmp_path: Path) -> None:
-    assert parse(write(tmp_path, "a.json", " [ ] ")) == []
-    assert parse(write(tmp_path, "a.jsonl", "\n// nothing\n")) == []
-    assert parse([]) == []
+def test_empty_inputs_are_refused_unless_allowed(tmp_path: Path) -> None:
+    for source in [write(tmp_path, "a.json", " [ ] "), write(tmp_path, "a.jsonl", "\n// x\n")]:
+        assert [str(issue) for issue in issues_of(source)] == [f"{source}: no tasks"]
+        assert parse(source, allow_empty=True) == []
+    assert [str(issue) for issue in issues_of([], source_name="<tasks>")] == ["<tasks>: no tasks"]
+    assert parse([], allow_empty=True) == []
+
+
+def test_a_bad_line_is_not_also_called_empty(tmp_path: Path) -> None:
+    issues = issues_of(write(tmp_path, "a.jsonl", "oops\n"))
+    assert [issue.message.split(":")[0] for issue in issues] == ["invalid JSON"]
 
 
 def test_dash_reads_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -699,6 +706,7 @@ def test_taskspec_field_order_is_what_the_fast_constructor_assumes() -> None:
         "profile",
         "description",
         "tags",
+        "meta",
     ]
 
 

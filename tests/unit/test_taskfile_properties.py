@@ -78,7 +78,7 @@ def test_valid_tasks_round_trip(tmp_path: Path, tasks: list[Any], how: str) -> N
         if priority is not None:
             obj["priority"] = priority
         objects.append(obj)
-    parsed = read_all(as_source(objects, how, tmp_path), kinds=kinds)
+    parsed = read_all(as_source(objects, how, tmp_path), kinds=kinds, allow_empty=True)
     assert [t.id for t in parsed] == [t[0] for t in tasks]
     assert [t.seq for t in parsed] == list(range(1, len(tasks) + 1))
     assert [t.priority for t in parsed] == [expected_priority(t[1]) for t in tasks]

@@ -100,6 +100,11 @@ _job_options = _with_options(
             show_default=True,
             help="At most this many re-runs of tasks rejected by --validate.",
         ),
+        click.option(
+            "--allow-empty",
+            is_flag=True,
+            help="Store a job of 0 tasks instead of refusing a FILE without tasks.",
+        ),
     ]
 )
 
@@ -121,18 +126,22 @@ def _build_options(settings: Settings, flags: dict[str, Any]) -> JobOptions:
 async def _store_job(
     store: Store, source: str, settings: Settings, flags: dict[str, Any], *, queued: bool
 ) -> Job:
+    import os
+
     from taskfleet import service
 
     return await service.submit(
         store,
         source,
         _build_options(settings, flags),
-        service.TaskRules(profiles=settings.profiles),
+        # The environment: llm tasks must find their endpoint's API key in it.
+        service.TaskRules(profiles=settings.profiles, environ=os.environ),
         job_id=flags["job_id"],
         name=flags["name"],
         # `run` keeps its job away from workers (queued=False): this process
         # acquires it at once.
         queued=queued,
+        allow_empty=flags["allow_empty"],
     )
 
 

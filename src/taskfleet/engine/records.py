@@ -32,8 +32,8 @@ def plain_result(task: Task) -> Any:
 
 
 def result_record(task: Task) -> dict[str, Any]:
-    """One task's results record: id, kind, status, attempts, result, error, times."""
-    return {
+    """One task's results record: id, kind, status, attempts, result, error, times, meta."""
+    record: dict[str, Any] = {
         "id": task.id,
         "kind": task.kind,
         "status": task.status.value,
@@ -44,3 +44,6 @@ def result_record(task: Task) -> dict[str, Any]:
         "finished_at": iso(task.finished_at),
         "duration": task.duration_s,
     }
+    if task.meta is not None:  # only a task that has it: records of others stay as they were
+        record["meta"] = task.meta
+    return record

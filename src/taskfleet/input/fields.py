@@ -30,7 +30,7 @@ __all__ = [
 # Fields every task may have; the rest of a task object is the kind's own spec.
 COMMON_FIELDS = frozenset(
     {"id", "kind", "profile", "agent", "priority", "retries", "timeout", "depends_on"}
-    | {"scope", "resources", "description", "tags"}
+    | {"scope", "resources", "description", "tags", "meta"}
 )
 _JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
 
@@ -111,6 +111,18 @@ def _string_list(field: str) -> Callable[[Any], tuple[str, ...]]:
     return convert
 
 
+def _to_meta(value: Any) -> dict[str, Any]:
+    # A copy through JSON: what is stored is what a results record shows, and
+    # the Python API could otherwise pass objects that JSON cannot hold.
+    if not isinstance(value, dict):
+        raise FieldError("meta", f"expected a JSON object, got {show(value)}")
+    try:
+        copied: dict[str, Any] = json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise FieldError("meta", f"must hold JSON values only: {exc}") from None
+    return copied
+
+
 # common field -> (TaskSpec attribute, converter)
 CONVERTERS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "priority": ("priority", _to_priority),
@@ -121,6 +133,7 @@ CONVERTERS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "resources": ("resources", _string_list("resources")),
     "description": ("description", _to_text),
     "tags": ("tags", _string_list("tags")),
+    "meta": ("meta", _to_meta),
 }
 
 
@@ -168,6 +181,7 @@ def task_spec(
         profile,
         get("description", ""),
         get("tags", ()),
+        get("meta"),
     )
 
 

@@ -11,7 +11,8 @@ when the generator raises, so bad input stores nothing.
 This module checks each task; the input formats are read in
 :mod:`taskfleet.input.sources`, the common fields and profile templates
 converted in :mod:`taskfleet.input.fields`, the dependencies across the
-whole input checked in :mod:`taskfleet.input.dependencies`.
+whole input checked in :mod:`taskfleet.input.dependencies`, the fields a
+task may give in :mod:`taskfleet.input.field_names`.
 """
 
 from __future__ import annotations
@@ -23,20 +24,20 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TextIO, cast
 
-from taskfleet.config.profiles import Profile, parse_template
+from taskfleet.config.profiles import Profile
 from taskfleet.errors import FieldError, TaskfileError, TaskfileIssue, UsageError
 from taskfleet.input.dependencies import dependency_issues
+from taskfleet.input.field_names import FieldNames
 from taskfleet.input.fields import COMMON_FIELDS as COMMON_FIELDS  # public here too
 from taskfleet.input.fields import (
     CONVERTERS,
-    Template,
-    fill_templates,
     infer_kind,
     json_type,
     show,
     task_spec,
     to_id,
 )
+from taskfleet.input.profile_apply import ProfileApplier
 from taskfleet.input.sources import (
     TaskSource,
     default_source_name,
@@ -47,6 +48,7 @@ from taskfleet.input.sources import (
     read_objects,
 )
 from taskfleet.kinds import Kind, get_kind
+from taskfleet.kinds.llm.endpoints import missing_key, resolve_endpoint
 from taskfleet.model import TaskSpec
 
 __all__ = ["TaskSource", "open_source", "parse_tasks", "read_all"]
@@ -70,12 +72,17 @@ class _SpecBuilder:
         resource_limits: Mapping[str, int] | None,
         kinds: Callable[[str], Kind],
         endpoints: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+        allow_empty: bool = False,
     ) -> None:
         self.source = source
+        self.allow_empty = allow_empty
         self.profiles = profiles
         self.resource_limits = resource_limits
         self.endpoints = endpoints
+        self.environ = environ
         self.kinds = kinds
+        self.objects = 0  # input objects seen, good or bad
         self.issues: list[TaskfileIssue] = []  # the first MAX_ISSUES
         self.problems = 0  # every issue, also those past MAX_ISSUES
         self.first_line: dict[str, int] = {}  # every id seen -> its first line
@@ -85,7 +92,10 @@ class _SpecBuilder:
         self.ids_complete = True
         self._kinds: dict[str, Kind] = {}
         self._bad_kinds: dict[str, str] = {}  # kind name -> why it cannot be used
-        self._templates: dict[str, Template | str] = {}  # profile -> parsed or why it failed
+        self._profiles = ProfileApplier(profiles, self.add_issue)
+        self._names = FieldNames()
+        self._told: set[tuple[str, str]] = set()  # (profile, field) reported once
+        self._keys_checked: set[str | None] = set()  # endpoints whose API key was checked
 
     def add_issue(self, line: int | None, field: str | None, message: str) -> None:
         self.problems += 1
@@ -104,12 +114,15 @@ class _SpecBuilder:
                 return None
             obj = dict(obj)
         before = self.problems
-        if "custom_id" in obj and "body" in obj:
+        self.objects += 1
+        batch_line = "custom_id" in obj and "body" in obj
+        if batch_line:
             obj = self._batch_line(obj, line)
+        given = obj
         task_id = self._task_id(obj.get("id"), line, number)
         profile_name = profile_kind = None
         if "profile" in obj or "agent" in obj:
-            applied = self._apply_profile(obj, line, task_id)
+            applied = self._profiles.apply(obj, line, task_id)
             if applied is None:  # what the profile would add is unknown: check the rest only
                 self._split(obj, line)
                 return None
@@ -119,7 +132,10 @@ class _SpecBuilder:
         if fields:
             self._check_links(task_id, fields, line)
         parsed = None
-        if kind is not None:
+        # After an unknown field the kind is not asked: it would only repeat it.
+        if kind is not None and self._known_names(
+            spec, given, kind_name, kind, profile_name, batch_line, line
+        ):
             try:
                 parsed = kind.parse(spec)
                 if kind_name == "llm":
@@ -130,13 +146,45 @@ class _SpecBuilder:
             return None
         return task_spec(task_id, seq, kind_name, parsed, profile_name, fields)
 
+    def _known_names(
+        self,
+        spec: Mapping[str, Any],
+        given: Mapping[str, Any],
+        kind_name: str,
+        kind: Kind,
+        profile_name: str | None,
+        batch_line: bool,
+        line: int,
+    ) -> bool:
+        """Refuse fields the task's kind does not take (a misspelling would be ignored)."""
+        profile = None if profile_name is None else self.profiles[profile_name]
+        unknown = self._names.unknown(spec, kind_name, kind, profile, batch_line)
+        for name in unknown:
+            message = self._names.message(name, kind_name, profile, batch_line)
+            if name in given:
+                self.add_issue(line, name, message)
+            elif profile_name and (profile_name, name) not in self._told:  # once per profile
+                self._told.add((profile_name, name))
+                where = f"profile '{profile_name}' sets '{name}'"
+                self.add_issue(line, "profile", f"{where}: {message}")
+        return not unknown
+
     def _check_endpoint(self, parsed: Mapping[str, Any]) -> None:
-        """An endpoint a task names must be configured (kinds cannot see the config)."""
+        """An endpoint a task names must be configured, and have a key if it needs one.
+
+        Kinds cannot see the config, nor the environment that holds the keys.
+        """
         name = parsed.get("endpoint")
-        if self.endpoints is None or name is None or name in self.endpoints:
-            return
-        known = ", ".join(sorted(self.endpoints)) or "none configured"
-        raise FieldError("endpoint", f"unknown endpoint {show(name)} (known: {known})")
+        if self.endpoints is not None and name is not None and name not in self.endpoints:
+            known = ", ".join(sorted(self.endpoints)) or "none configured"
+            raise FieldError("endpoint", f"unknown endpoint {show(name)} (known: {known})")
+        if self.environ is None or name in self._keys_checked:
+            return  # once per endpoint: every task of it would say the same
+        self._keys_checked.add(name)
+        endpoint = resolve_endpoint(name, self.endpoints or {}, self.environ)
+        reason = missing_key(endpoint, self.environ)
+        if reason is not None:
+            raise FieldError("endpoint", reason)
 
     def _batch_line(self, obj: dict[str, Any], line: int) -> dict[str, Any]:
         """An OpenAI Batch API line: custom_id is the id, the rest goes to the llm kind."""
@@ -164,63 +212,6 @@ class _SpecBuilder:
         if first != line:
             self.add_issue(line, "id", f"duplicate id '{task_id}' (first on line {first})")
         return task_id
-
-    def _apply_profile(
-        self, obj: dict[str, Any], line: int, task_id: str | None
-    ) -> tuple[str | None, str | None, dict[str, Any]] | None:
-        """(profile name, its kind, the task with the profile's defaults and templates).
-
-        None when the profile cannot be applied (the issue is recorded).
-        """
-        key, name = "profile", obj.get("profile")
-        agent = obj.get("agent")
-        if agent is not None and name is not None and agent != name:
-            message = f"'profile' and 'agent' name different profiles ({show(name)}, {show(agent)})"
-            self.add_issue(line, "agent", message)
-            return None
-        if agent is not None:
-            key, name = "agent", agent
-        if name is None:
-            return None, None, obj
-        if not isinstance(name, str) or name not in self.profiles:
-            known = ", ".join(sorted(self.profiles)) or "none configured"
-            self.add_issue(line, key, f"unknown profile {show(name)} (known: {known})")
-            return None
-        profile = self.profiles[name]
-        # Task fields win over the profile's defaults.
-        merged = {**profile.defaults, **obj}
-        if profile.template and not self._fill_templates(profile, merged, obj, line, task_id):
-            return None
-        return name, profile.kind, merged
-
-    def _fill_templates(
-        self,
-        profile: Profile,
-        merged: dict[str, Any],
-        task: dict[str, Any],
-        line: int,
-        task_id: str | None,
-    ) -> bool:
-        """Fill the profile's templates into ``merged``; False if they are broken."""
-        templates = self._parsed_templates(profile, line)
-        if templates is None:
-            return False
-        for name in fill_templates(templates, merged, task, task_id):
-            self.add_issue(line, name, f"profile '{profile.name}' needs field '{name}'")
-        return True
-
-    def _parsed_templates(self, profile: Profile, line: int) -> Template | None:
-        parsed = self._templates.get(profile.name)
-        if parsed is None:
-            try:
-                parsed = [(k, parse_template(text)) for k, text in profile.template.items()]
-            except ValueError as exc:
-                parsed = f"profile '{profile.name}' has a bad template: {exc}"
-            self._templates[profile.name] = parsed
-        if isinstance(parsed, str):
-            self.add_issue(line, "profile", parsed)
-            return None
-        return parsed
 
     def _kind(
         self, task: dict[str, Any], profile_kind: str | None, line: int
@@ -297,6 +288,8 @@ class _SpecBuilder:
         issues = dependency_issues(self.edges, self.first_line, ids_complete=self.ids_complete)
         for line, message in issues:
             self.add_issue(line, "depends_on", message)
+        if self.objects == 0 and not self.allow_empty and not self.issues:
+            self.add_issue(None, None, "no tasks")
         dropped = self.problems - len(self.issues)
         if dropped:
             more = TaskfileIssue(self.source, None, None, f"... and {dropped} more problems")
@@ -316,6 +309,8 @@ def parse_tasks(
     resource_limits: Mapping[str, int] | None = None,
     kinds: Callable[[str], Kind] = get_kind,
     endpoints: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    allow_empty: bool = False,
 ) -> Iterator[TaskSpec]:
     """Yield the tasks of ``source`` as read; at the end raise TaskfileError if any was bad.
 
@@ -324,12 +319,21 @@ def parse_tasks(
     mappings. ``profiles`` resolve ``profile``/``agent``; with
     ``resource_limits`` given, every resource a task names must be a key of
     it; likewise every ``endpoint`` a task names must be a key of ``endpoints``
-    when it is given; ``kinds`` looks up kinds by name (tests pass fakes). After the first
-    problem nothing more is yielded, but the input is read to its end so that
-    every problem is reported (at most 100).
+    when it is given; ``kinds`` looks up kinds by name (tests pass fakes).
+    With ``environ`` given (the environment the tasks will run in), an llm
+    endpoint that needs an API key must have one there. Input without a task
+    is refused unless ``allow_empty``. After the first problem nothing more is
+    yielded, but the input is read to its end so that every problem is
+    reported (at most 100).
     """
     reader = _SpecBuilder(
-        source_name or default_source_name(source), profiles, resource_limits, kinds, endpoints
+        source_name or default_source_name(source),
+        profiles,
+        resource_limits,
+        kinds,
+        endpoints,
+        environ,
+        allow_empty,
     )
     try:
         if isinstance(source, Path) or (isinstance(source, str) and source != "-"):

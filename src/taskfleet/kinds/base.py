@@ -6,8 +6,13 @@ class whose instances satisfy :class:`Kind`.
 
 ``parse`` checks and normalises the kind's own fields of a task object when
 the task file is read; it raises ``FieldError(field, message)`` for a bad
-field. ``run`` performs one attempt. It returns an :class:`Outcome` or raises
-a ``TaskError`` subclass (``RetryableError``, ``RateLimited``, ``FatalError``);
+field. A kind says which fields it takes in ``fields`` (see
+:func:`declared_fields`): the task file then refuses any other field, with
+the nearest known name. A kind without ``fields`` (a plug-in written before
+it existed) or with ``fields = None`` takes any field.
+
+``run`` performs one attempt. It returns an :class:`Outcome` or raises a
+``TaskError`` subclass (``RetryableError``, ``RateLimited``, ``FatalError``);
 any other exception is a retryable failure whose error holds the traceback.
 The runner enforces timeouts and cancellation by cancelling ``run``'s
 coroutine: a kind must release what it holds (kill its process group) when
@@ -73,6 +78,8 @@ class Kind(Protocol):
     """
 
     name: str
+    # Optional (see declared_fields): ``fields: frozenset[str] | None``, the
+    # kind's own fields; absent or None, the kind takes any field.
 
     def parse(self, spec: Mapping[str, Any]) -> dict[str, Any]:
         """Validate and normalise the kind's fields; raise FieldError."""
@@ -81,6 +88,16 @@ class Kind(Protocol):
     async def run(self, spec: Mapping[str, Any], ctx: RunContext) -> Outcome:
         """Run one attempt."""
         ...
+
+
+def declared_fields(kind: Kind) -> frozenset[str] | None:
+    """The fields a task of ``kind`` may give besides the common ones; None: any field.
+
+    Read with getattr, not declared on the protocol: a plug-in kind that
+    predates ``fields`` must still satisfy ``Kind``.
+    """
+    fields = getattr(kind, "fields", None)
+    return None if fields is None else frozenset(fields)
 
 
 def outcome_from_error(exc: TaskError) -> Outcome:

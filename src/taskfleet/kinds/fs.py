@@ -50,6 +50,7 @@ class FsKind:
     """File operations and commands confined to the job's root directory."""
 
     name = "fs"
+    fields = frozenset({"op", "path", "content", "command"})
 
     def parse(self, spec: Mapping[str, Any]) -> dict[str, Any]:
         """Validate ``op``, ``path``, ``content`` (write) and ``command`` (command)."""

@@ -52,6 +52,7 @@ class PythonKind:
     """Calls a Python function with ``args`` and ``kwargs``."""
 
     name = "python"
+    fields = frozenset({"function", "args", "kwargs", "executor"})
 
     def __init__(self) -> None:
         self._process_pool: concurrent.futures.ProcessPoolExecutor | None = None

@@ -29,6 +29,7 @@ class _FsWithoutCommands:
 
     def __init__(self, inner: Kind) -> None:
         self._inner = inner
+        self.fields = getattr(inner, "fields", None)
 
     def parse(self, spec: Mapping[str, Any]) -> dict[str, Any]:
         """The fs kind's checks, and no ``command`` op."""

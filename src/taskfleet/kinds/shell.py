@@ -222,6 +222,7 @@ class ShellKind:
     """Runs a command with ``/bin/sh -c`` (a string) or as argv (a list)."""
 
     name = "shell"
+    fields = frozenset({"command", "cwd", "env", "stdin"})
 
     def parse(self, spec: Mapping[str, Any]) -> dict[str, Any]:
         """Validate ``command``, ``cwd``, ``env`` and ``stdin``."""

@@ -41,6 +41,7 @@ class SimulateKind:
     and a ``fail_rate`` share of the others."""
 
     name = "simulate"
+    fields = frozenset({"duration", "fail_rate", "fail_times", "output"})
 
     def parse(self, spec: Mapping[str, Any]) -> dict[str, Any]:
         """Validate ``duration``, ``fail_rate``, ``fail_times`` and ``output``."""

@@ -45,6 +45,7 @@ class TaskSpec(NamedTuple):
     profile: str | None = None
     description: str = ""
     tags: tuple[str, ...] = ()
+    meta: dict[str, Any] | None = None  # the user's own data, kept and shown in results
 
 
 @dataclass(slots=True)
@@ -84,6 +85,7 @@ class Task:
     duration_s: float | None = None
     not_before: float | None = None  # earliest start of the next attempt
     lease_owner: str | None = None  # runner_id that holds this task
+    meta: dict[str, Any] | None = None  # the user's own data (the task's ``meta`` field)
 
 
 class AttemptOutcome(enum.StrEnum):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -38,7 +39,8 @@ class ServerContext:
     @property
     def task_rules(self) -> TaskRules:
         """What submitted tasks are checked against: the settings' profiles, the allowed kinds."""
-        return TaskRules(profiles=self.settings.profiles, kinds=self.kinds)
+        # The server's environment: its worker runs the tasks (llm API keys).
+        return TaskRules(profiles=self.settings.profiles, kinds=self.kinds, environ=os.environ)
 
     def job_options(self, overrides: JobOverrides) -> JobOptions:
         """Options of a job submitted here: ``overrides`` over the settings, run in ``root``."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from taskfleet.model import JobOptions
 from taskfleet.service.submit import JobOverrides, fail_fast_mode
@@ -15,7 +16,9 @@ class JobCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    tasks: list[Any] = Field(min_length=1, description="Task objects, as lines of a task file")
+    # Before `tasks`: the check of `tasks` reads it.
+    allow_empty: bool = Field(False, description="Store a job of 0 tasks instead of a 422")
+    tasks: list[Any] = Field(description="Task objects, as lines of a task file")
     id: str | None = Field(None, min_length=1, description="Job id (default: a new unique id)")
     name: str = ""
     concurrency: int | None = Field(None, ge=1)
@@ -47,6 +50,14 @@ class JobCreate(BaseModel):
             merge_check=self.merge_check,
             push=self.push,
         )
+
+    @field_validator("tasks")
+    @classmethod
+    def _some_tasks(cls, tasks: list[Any], info: ValidationInfo) -> list[Any]:
+        # The message of a task file without tasks, where the body's fields are named.
+        if not tasks and not info.data.get("allow_empty"):
+            raise PydanticCustomError("no_tasks", "<body>: no tasks")
+        return tasks
 
     def overrides(self) -> JobOverrides:
         """The body's options over the server's settings, as flags over config (None: setting)."""

@@ -63,6 +63,7 @@ async def create_job(body: JobCreate, context: ContextDep) -> dict[str, Any]:
         source_name="<body>",
         job_id=body.id,
         name=body.name,
+        allow_empty=body.allow_empty,
     )
     context.wake_worker()
     return await job_object(store, job.job_id)

@@ -47,6 +47,7 @@ RESULT_COLUMNS = [
     "started_at",
     "finished_at",
     "duration",
+    "meta",  # JSON text; empty for a task without meta
 ]
 RESULT_FORMATS = ("jsonl", "json", "csv", "openai-batch")
 
@@ -105,7 +106,9 @@ async def iter_results(tasks: AsyncIterator[Task], fmt: str) -> AsyncIterator[st
     async for task in tasks:
         record = result_record(task)
         if fmt == "csv":
-            writer.writerow({**record, "result": json.dumps(record["result"])})
+            meta = record.get("meta")
+            meta_text = "" if meta is None else json.dumps(meta)
+            writer.writerow({**record, "result": json.dumps(record["result"]), "meta": meta_text})
             yield _take(line)
         elif fmt == "json":
             yield ("\n  " if count == 0 else ",\n  ") + json.dumps(record)

@@ -99,12 +99,16 @@ class TaskRules:
     task names must be configured (the OpenAI Batch API has never asked it of
     its request lines). ``last_check`` sees every parsed task and may raise
     TaskfileError (the OpenAI Batch API checks each line's endpoint).
+    ``environ``: the environment the tasks will run in, read by the interface
+    that submits (None: API keys of llm endpoints are not checked); an llm
+    task whose endpoint is OpenAI's must find its API key there.
     """
 
     profiles: Mapping[str, Profile] = field(default_factory=lambda: NO_PROFILES)
     kinds: Callable[[str], Kind] | None = None
     known_resources_only: bool = True
     last_check: Callable[[Iterator[TaskSpec]], Iterator[TaskSpec]] | None = None
+    environ: Mapping[str, str] | None = None
 
 
 async def submit(
@@ -118,6 +122,7 @@ async def submit(
     name: str = "",
     queued: bool = True,
     metadata: Mapping[str, Any] | None = None,
+    allow_empty: bool = False,
 ) -> Job:
     """Validate-and-store a job in one transaction; bad input raises TaskfileError, stores nothing.
 
@@ -125,7 +130,8 @@ async def submit(
     objects (a request body, a Python list); issues name ``source_name``.
     ``queued``: for a worker; False keeps the job from workers (it is stored
     ``interrupted``, resumable) for the caller to run at once: had the caller
-    crashed in between, ``interrupted`` would be the truth.
+    crashed in between, ``interrupted`` would be the truth. Input without a
+    task is refused (TaskfileError "no tasks") unless ``allow_empty``.
     """
     job = Job(
         job_id=job_id or new_job_id(),
@@ -136,7 +142,7 @@ async def submit(
         total=0,
         metadata=dict(metadata or {}),
     )
-    specs = _parsed(tasks, options, rules, source_name)
+    specs = _parsed(tasks, options, rules, source_name, allow_empty)
     # The store consumes the parser inside its transaction: a TaskfileError
     # raised at the end of the input rolls the whole job back.
     return await store.create_job(
@@ -145,7 +151,11 @@ async def submit(
 
 
 def _parsed(
-    tasks: TaskSource, options: JobOptions, rules: TaskRules, source_name: str | None
+    tasks: TaskSource,
+    options: JobOptions,
+    rules: TaskRules,
+    source_name: str | None,
+    allow_empty: bool,
 ) -> Iterator[TaskSpec]:
     """The parser over ``tasks`` with the rules and the job's resources and endpoints."""
     from taskfleet.input.taskfile import parse_tasks
@@ -158,4 +168,6 @@ def _parsed(
         resource_limits=options.resource_limits if rules.known_resources_only else None,
         kinds=rules.kinds or get_kind,
         endpoints=options.endpoints,
+        environ=rules.environ,
+        allow_empty=allow_empty,
     )

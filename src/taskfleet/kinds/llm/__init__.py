@@ -52,6 +52,11 @@ class LlmKind:
     """Chat completions, completions and embeddings against OpenAI-compatible servers."""
 
     name = "llm"
+    # Any field: a plain task's fields other than its own (model, prompt,
+    # messages, endpoint, cache, url) are chat-completions parameters, sent on
+    # as they are. A batch line's fields are checked by the task file
+    # (request.BATCH_LINE_FIELDS) and its ``body`` is sent as it is.
+    fields = None
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         # API keys are read when a request is sent, from this process's environment.

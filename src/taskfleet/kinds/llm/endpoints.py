@@ -15,7 +15,7 @@ from typing import Any
 
 from taskfleet.config.endpoints import DEFAULT_ENDPOINT
 
-__all__ = ["DEFAULT_BASE_URL", "Endpoint", "resolve_endpoint"]
+__all__ = ["DEFAULT_BASE_URL", "Endpoint", "missing_key", "resolve_endpoint"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
@@ -92,4 +92,31 @@ def resolve_endpoint(
         timeout_s=float(table.get("timeout", DEFAULT_TIMEOUT_S)),
         input_cost_per_million=table.get("input_cost_per_million"),
         output_cost_per_million=table.get("output_cost_per_million"),
+    )
+
+
+def missing_key(endpoint: Endpoint, env: Mapping[str, str]) -> str | None:
+    """Why no request to ``endpoint`` can succeed for want of an API key; None if one may.
+
+    Only OpenAI's own URL is known to need a key: a local server (Ollama,
+    vLLM) may need none, even when an ``api_key_env`` is configured for it.
+    Without this check, a first run with nothing configured fails every task
+    with whatever the network says (a DNS error offline, 401 online).
+    """
+    if endpoint.base_url != DEFAULT_BASE_URL:
+        return None
+    key_env = endpoint.api_key_env
+    if key_env and env.get(key_env):
+        return None
+    table = f"[endpoints.{endpoint.name}]"
+    if key_env:
+        unset = f"{key_env} is not set"
+        fix = f"set {key_env}"
+    else:
+        unset = f"{table} names no api_key_env"
+        fix = f"set api_key_env in {table}"
+    return (
+        f"llm endpoint '{endpoint.name}' is {DEFAULT_BASE_URL} and no API key is set "
+        f"({unset}): {fix}, or point OPENAI_BASE_URL or base_url in {table} of "
+        "taskfleet.toml at a server that needs no key (e.g. http://127.0.0.1:11434/v1)"
     )

@@ -17,7 +17,7 @@ from typing import Any
 
 from taskfleet.errors import FieldError
 
-__all__ = ["PATHS", "cache_key", "parse_llm_spec"]
+__all__ = ["BATCH_LINE_FIELDS", "PATHS", "cache_key", "parse_llm_spec"]
 
 # Batch API ``url`` -> path under base_url.
 PATHS: Mapping[str, str] = {
@@ -28,6 +28,8 @@ PATHS: Mapping[str, str] = {
 CHAT = "/chat/completions"
 # Task fields that steer taskfleet and are not sent to the endpoint.
 _CONTROL_FIELDS = frozenset({"endpoint", "cache", "url", "method", "body"})
+# The fields of an OpenAI Batch API line (``custom_id`` becomes the task's id).
+BATCH_LINE_FIELDS = _CONTROL_FIELDS | {"custom_id"}
 
 
 def parse_llm_spec(spec: Mapping[str, Any]) -> dict[str, Any]:

@@ -45,6 +45,11 @@ TASK_INSERT_COLUMNS = (
 )
 
 
+# A task's ``meta`` travels inside its spec column under this key, so that no
+# schema change was needed; no kind's spec holds a key like it, and the codec
+# takes it out again before the spec reaches anyone.
+META_KEY = "__taskfleet_meta__"
+
 # default=str: one odd result must not make a whole group commit fail.
 # One encoder for all: json.dumps with arguments builds a new one per call.
 _ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
@@ -80,7 +85,7 @@ def task_insert_row(job_id: str, spec: TaskSpec, depends_on: Sequence[str]) -> t
         spec.id,
         spec.kind,
         status.value,
-        encode_json(spec.spec),
+        encode_json(spec.spec if spec.meta is None else {**spec.spec, META_KEY: spec.meta}),
         spec.priority,
         spec.retries,
         spec.timeout_s,
@@ -111,6 +116,9 @@ def task_from_row(row: Sequence[Any], spec_cache: dict[str, Any] | None = None) 
         spec = spec_cache.get(spec_text)
         if spec is None:
             spec = spec_cache[spec_text] = json.loads(spec_text)
+    meta = spec.get(META_KEY)
+    if meta is not None:  # a copy without it: a cached spec is shared
+        spec = {key: value for key, value in spec.items() if key != META_KEY}
     result = row[17]
     # Positional: this runs for every claimed task.
     return Task(
@@ -138,6 +146,7 @@ def task_from_row(row: Sequence[Any], spec_cache: dict[str, Any] | None = None) 
         row[21],
         row[22],
         row[23],
+        meta,
     )
 
 
