@@ -12,8 +12,6 @@ chat-completions parameters; a plug-in written before ``fields``) takes any.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
-from typing import Any
 
 from taskfleet.config.profiles import Profile, parse_template
 from taskfleet.input.fields import COMMON_FIELDS
@@ -46,32 +44,18 @@ class FieldNames:
         self._known: dict[_Key, frozenset[str] | None] = {}
         self._own: dict[_Key, frozenset[str]] = {}  # the kind's and profile's, for messages
 
-    def unknown(
-        self,
-        spec: Mapping[str, Any],
-        kind_name: str,
-        kind: Kind,
-        profile: Profile | None,
-        batch_line: bool,
-    ) -> list[str]:
-        """The keys of ``spec`` (the task minus its common fields) that such a task may not give."""
+    def known(
+        self, kind_name: str, kind: Kind, profile: Profile | None, batch_line: bool
+    ) -> frozenset[str] | None:
+        """Every field such a task may give, common ones included; None: any field."""
         key = (kind_name, None if profile is None else profile.name, batch_line)
         if key not in self._known:
-            self._work_out(key, kind, profile)
-        known = self._known[key]
-        if known is None:
-            return []
-        return [name for name in spec if name not in known]
-
-    def _work_out(self, key: _Key, kind: Kind, profile: Profile | None) -> None:
-        own = BATCH_LINE_FIELDS if key[2] else declared_fields(kind)
-        if own is None:
-            self._known[key] = None
-            return
-        if profile is not None:
-            own = own | template_fields(profile)
-        self._own[key] = own
-        self._known[key] = own | COMMON_FIELDS
+            own = BATCH_LINE_FIELDS if batch_line else declared_fields(kind)
+            if own is not None and profile is not None:
+                own = own | template_fields(profile)
+            self._own[key] = own or frozenset()
+            self._known[key] = None if own is None else own | COMMON_FIELDS
+        return self._known[key]
 
     def message(self, name: str, kind_name: str, profile: Profile | None, batch_line: bool) -> str:
         """Why ``name`` is refused, with the nearest known name or the list of them."""

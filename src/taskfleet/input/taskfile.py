@@ -94,6 +94,8 @@ class _SpecBuilder:
         self._bad_kinds: dict[str, str] = {}  # kind name -> why it cannot be used
         self._profiles = ProfileApplier(profiles, self.add_issue)
         self._names = FieldNames()
+        # (kind, profile, is a batch line) -> the fields such a task may give (None: any)
+        self._known: dict[tuple[str, str | None, bool], frozenset[str] | None] = {}
         self._told: set[tuple[str, str]] = set()  # (profile, field) reported once
         self._keys_checked: set[str | None] = set()  # endpoints whose API key was checked
 
@@ -132,19 +134,39 @@ class _SpecBuilder:
         if fields:
             self._check_links(task_id, fields, line)
         parsed = None
-        # After an unknown field the kind is not asked: it would only repeat it.
-        if kind is not None and self._known_names(
-            spec, given, kind_name, kind, profile_name, batch_line, line
-        ):
-            try:
-                parsed = kind.parse(spec)
-                if kind_name == "llm":
-                    self._check_endpoint(parsed)
-            except FieldError as exc:
-                self.add_issue(line, exc.field, exc.message)
+        if kind is not None:
+            parsed = self._parse_own(spec, given, kind_name, kind, profile_name, batch_line, line)
         if self.problems != before or task_id is None or parsed is None:
             return None
         return task_spec(task_id, seq, kind_name, parsed, profile_name, fields)
+
+    def _parse_own(
+        self,
+        spec: Mapping[str, Any],
+        given: Mapping[str, Any],
+        kind_name: str,
+        kind: Kind,
+        profile_name: str | None,
+        batch_line: bool,
+        line: int,
+    ) -> dict[str, Any] | None:
+        """The kind's fields as its ``parse`` makes them; None once the issues are recorded."""
+        # The hot path: one lookup and one check in C.
+        known = self._known.get((kind_name, profile_name, batch_line), False)
+        if not (
+            known is None
+            or (isinstance(known, frozenset) and known.issuperset(spec))
+            or self._known_names(spec, given, kind_name, kind, profile_name, batch_line, line)
+        ):
+            return None  # after an unknown field the kind would only repeat it
+        try:
+            parsed = kind.parse(spec)
+            if kind_name == "llm":
+                self._check_endpoint(parsed)
+        except FieldError as exc:
+            self.add_issue(line, exc.field, exc.message)
+            return None
+        return parsed
 
     def _known_names(
         self,
@@ -158,7 +180,11 @@ class _SpecBuilder:
     ) -> bool:
         """Refuse fields the task's kind does not take (a misspelling would be ignored)."""
         profile = None if profile_name is None else self.profiles[profile_name]
-        unknown = self._names.unknown(spec, kind_name, kind, profile, batch_line)
+        key = (kind_name, profile_name, batch_line)
+        known = self._known[key] = self._names.known(kind_name, kind, profile, batch_line)
+        if known is None:
+            return True
+        unknown = [name for name in spec if name not in known]
         for name in unknown:
             message = self._names.message(name, kind_name, profile, batch_line)
             if name in given:
@@ -314,43 +340,38 @@ def parse_tasks(
 ) -> Iterator[TaskSpec]:
     """Yield the tasks of ``source`` as read; at the end raise TaskfileError if any was bad.
 
-    ``source``: a path (``.json``: a JSON array; anything else: JSON Lines),
-    ``"-"`` (JSON Lines on stdin), a text stream of JSON Lines, or Python
-    mappings. ``profiles`` resolve ``profile``/``agent``; with
-    ``resource_limits`` given, every resource a task names must be a key of
-    it; likewise every ``endpoint`` a task names must be a key of ``endpoints``
-    when it is given; ``kinds`` looks up kinds by name (tests pass fakes).
-    With ``environ`` given (the environment the tasks will run in), an llm
-    endpoint that needs an API key must have one there. Input without a task
-    is refused unless ``allow_empty``. After the first problem nothing more is
-    yielded, but the input is read to its end so that every problem is
-    reported (at most 100).
+    ``source``: a path (``.json``: a JSON array; else JSON Lines), ``"-"``
+    (stdin), a text stream of JSON Lines, or Python mappings. ``profiles``
+    resolve ``profile``/``agent``; given ``resource_limits`` or ``endpoints``,
+    every resource or endpoint a task names must be a key of it; ``kinds``
+    looks kinds up (tests pass fakes); given ``environ`` (where the tasks will
+    run), an llm endpoint that needs an API key must find it there; no task at
+    all is an issue unless ``allow_empty``. After the first problem nothing
+    more is yielded, but the input is read to its end (at most 100 issues).
     """
-    reader = _SpecBuilder(
-        source_name or default_source_name(source),
-        profiles,
-        resource_limits,
-        kinds,
-        endpoints,
-        environ,
-        allow_empty,
-    )
+    name = source_name or default_source_name(source)
+    reader = _SpecBuilder(name, profiles, resource_limits, kinds, endpoints, environ, allow_empty)
     try:
-        if isinstance(source, Path) or (isinstance(source, str) and source != "-"):
-            path = Path(source)
-            with open_task_file(path, reader.source) as handle:
-                if path.suffix.lower() == ".json":
-                    stream = io.TextIOWrapper(handle, encoding="utf-8")
-                    yield from read_array(reader, stream, _CHUNK)
-                else:
-                    yield from read_lines(reader, handle)
-        elif isinstance(source, str) or hasattr(source, "read"):
-            yield from read_lines(reader, sys.stdin if source == "-" else cast(TextIO, source))
-        else:
-            yield from read_objects(reader, source)
+        yield from _read(reader, source)
     except UnicodeDecodeError as exc:  # from a text stream, which decodes ahead of lines
         reader.add_issue(None, None, f"not valid UTF-8: {exc.reason}")
     reader.finish()
+
+
+def _read(reader: _SpecBuilder, source: TaskSource) -> Iterator[TaskSpec]:
+    """The tasks of ``source``, read by the reader its form needs."""
+    if isinstance(source, Path) or (isinstance(source, str) and source != "-"):
+        path = Path(source)
+        with open_task_file(path, reader.source) as handle:
+            if path.suffix.lower() == ".json":
+                stream = io.TextIOWrapper(handle, encoding="utf-8")
+                yield from read_array(reader, stream, _CHUNK)
+            else:
+                yield from read_lines(reader, handle)
+    elif isinstance(source, str) or hasattr(source, "read"):
+        yield from read_lines(reader, sys.stdin if source == "-" else cast(TextIO, source))
+    else:
+        yield from read_objects(reader, source)
 
 
 def read_all(source: TaskSource, **options: Any) -> list[TaskSpec]:
