@@ -107,6 +107,8 @@ def test_rest_keeps_meta_and_shows_it_in_results(server: LiveServer) -> None:
     text = server.client.get(f"/jobs/{job['job_id']}/results").text
     [record] = [json.loads(line) for line in text.splitlines()]
     assert record["meta"] == meta
+    detail = server.client.get(f"/jobs/{job['job_id']}/tasks/a").json()
+    assert detail["meta"] == meta
 
 
 def test_rest_refuses_no_tasks_unless_allowed(server: LiveServer) -> None:

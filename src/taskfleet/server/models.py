@@ -164,6 +164,7 @@ class TaskDetail(BaseModel):
     started_at: str | None
     finished_at: str | None
     duration: float | None
+    meta: dict[str, Any] | None = Field(None, description="The task's own data, as given")
     spec: dict[str, Any]
     description: str
     depends_on: list[str]
