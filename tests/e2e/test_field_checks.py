@@ -134,3 +134,28 @@ def test_llm_task_with_a_key_or_a_local_endpoint_is_accepted(cli: Cli) -> None:
     local = cli("submit", "tasks.jsonl", env=NO_OPENAI)
     assert local.returncode == 0, describe(local)
     assert len(cli.json("jobs", "--json")) == 2
+
+
+def test_llm_tasks_send_their_parameters_on_but_refuse_misspelt_common_fields(cli: Cli) -> None:
+    key = {**NO_OPENAI, "OPENAI_API_KEY": "sk-test"}
+    parameters = {"temperature": 0.2, "top_p": 0.9, "stop": ["x"], "seed": 1, "metadata": {}}
+    cli.write_tasks(
+        "good.jsonl", [{"model": "m", "prompt": "hi", "max_tokens": 5, **parameters, "top_k": 4}]
+    )
+    assert (good := cli("submit", "good.jsonl", env=key)).returncode == 0, describe(good)
+
+    cli.write_tasks(
+        "bad.jsonl",
+        [
+            {"model": "m", "prompt": "hi", "retires": 5},
+            {"model": "m", "prompt": "hi", "temperature": 0, "dependson": ["1"]},
+        ],
+    )
+    proc = cli("submit", "bad.jsonl", env=key)
+
+    assert proc.returncode == 2, describe(proc)
+    assert "bad.jsonl:1: field 'retires': unknown field (did you mean 'retries'?)" in proc.stderr
+    assert "bad.jsonl:2: field 'dependson': unknown field (did you mean 'depends_on'?)" in (
+        proc.stderr
+    )
+    assert len(cli.json("jobs", "--json")) == 1  # only the good file's job

@@ -6,12 +6,16 @@ gives the fields of such a line. Anything else is a misspelling or data put in
 the wrong place: it is refused with the nearest known name, since a field
 that is silently ignored (``retires``, ``dependson``) changes what runs. A
 kind that declares no fields (the llm kind, whose other fields are sent on as
-chat-completions parameters; a plug-in written before ``fields``) takes any.
+chat-completions parameters; a plug-in written before ``fields``) takes any,
+except a near miss of a common field (``retires``, ``dependson``): no
+provider's parameter is that close to one, and sending it on would silently
+drop the retries or the dependency the user meant.
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable, Iterable
 
 from taskfleet.config.profiles import Profile, parse_template
 from taskfleet.input.fields import COMMON_FIELDS
@@ -23,6 +27,10 @@ __all__ = ["FieldNames", "template_fields"]
 
 # (kind name, profile name, is a batch line): what such a task may give (None: anything)
 _Key = tuple[str, str | None, bool]
+# How close a name must be to a common field to count as its misspelling where a
+# kind takes any field: every typo of the issue's examples is above it, and none
+# of the chat-completions parameters of OpenAI, Ollama or vLLM reaches it.
+_NEAR_MISS_CUTOFF = 0.8
 
 
 def template_fields(profile: Profile) -> frozenset[str]:
@@ -43,6 +51,7 @@ class FieldNames:
     def __init__(self) -> None:
         self._known: dict[_Key, frozenset[str] | None] = {}
         self._own: dict[_Key, frozenset[str]] = {}  # the kind's and profile's, for messages
+        self._near_misses: dict[str, str | None] = {}
 
     def known(
         self, kind_name: str, kind: Kind, profile: Profile | None, batch_line: bool
@@ -56,6 +65,31 @@ class FieldNames:
             self._own[key] = own or frozenset()
             self._known[key] = None if own is None else own | COMMON_FIELDS
         return self._known[key]
+
+    def near_miss(self, name: str) -> str | None:
+        """The common field ``name`` misspells, for a kind that takes any field; else None."""
+        if name not in self._near_misses:
+            nearest = (
+                []
+                if name in COMMON_FIELDS
+                else difflib.get_close_matches(
+                    name, sorted(COMMON_FIELDS), n=1, cutoff=_NEAR_MISS_CUTOFF
+                )
+            )
+            self._near_misses[name] = nearest[0] if nearest else None
+        return self._near_misses[name]
+
+    def report_near_misses(
+        self, given: Iterable[str], line: int, add_issue: Callable[[int, str, str], None]
+    ) -> bool:
+        """Report each of ``given`` that misspells a common field; True if none does."""
+        ok = True
+        for name in given:
+            meant = self.near_miss(name)
+            if meant is not None:
+                add_issue(line, name, f"unknown field (did you mean '{meant}'?)")
+                ok = False
+        return ok
 
     def message(self, name: str, kind_name: str, profile: Profile | None, batch_line: bool) -> str:
         """Why ``name`` is refused, with the nearest known name or the list of them."""

@@ -8,11 +8,9 @@ stopping at the first; after the input ends it checks the whole file
 issues. The store inserts what it is given in one transaction and rolls back
 when the generator raises, so bad input stores nothing.
 
-This module checks each task; the input formats are read in
-:mod:`taskfleet.input.sources`, the common fields and profile templates
-converted in :mod:`taskfleet.input.fields`, the dependencies across the
-whole input checked in :mod:`taskfleet.input.dependencies`, the fields a
-task may give in :mod:`taskfleet.input.field_names`.
+This module checks each task; beside it: ``sources`` (the input formats),
+``fields`` (the common fields), ``dependencies`` (across the whole input),
+``field_names`` (the fields a task may give).
 """
 
 from __future__ import annotations
@@ -153,11 +151,13 @@ class _SpecBuilder:
         """The kind's fields as its ``parse`` makes them; None once the issues are recorded."""
         # The hot path: one lookup and one check in C.
         known = self._known.get((kind_name, profile_name, batch_line), False)
-        if not (
-            known is None
-            or (isinstance(known, frozenset) and known.issuperset(spec))
-            or self._known_names(spec, given, kind_name, kind, profile_name, batch_line, line)
-        ):
+        if known is None:
+            names_ok = self._names.report_near_misses(given, line, self.add_issue)
+        else:
+            names_ok = (isinstance(known, frozenset) and known.issuperset(spec)) or (
+                self._known_names(spec, given, kind_name, kind, profile_name, batch_line, line)
+            )
+        if not names_ok:
             return None  # after an unknown field the kind would only repeat it
         try:
             parsed = kind.parse(spec)
@@ -183,7 +183,7 @@ class _SpecBuilder:
         key = (kind_name, profile_name, batch_line)
         known = self._known[key] = self._names.known(kind_name, kind, profile, batch_line)
         if known is None:
-            return True
+            return self._names.report_near_misses(given, line, self.add_issue)
         unknown = [name for name in spec if name not in known]
         for name in unknown:
             message = self._names.message(name, kind_name, profile, batch_line)
