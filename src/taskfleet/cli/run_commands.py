@@ -81,6 +81,17 @@ _job_options = _with_options(
             help="llm tasks: reuse stored responses of identical requests.",
         ),
         click.option(
+            "--repo",
+            metavar="DIR",
+            default=None,
+            help="agent tasks: the git repository [default: the current directory's].",
+        ),
+        click.option(
+            "--keep-worktrees",
+            is_flag=True,
+            help="agent tasks: leave each attempt's worktree in place when it ends.",
+        ),
+        click.option(
             "--validate-rounds",
             type=click.IntRange(min=0),
             default=2,
@@ -99,6 +110,8 @@ def _build_options(settings: Settings, flags: dict[str, Any]) -> JobOptions:
         validate_cmd=flags["validate_cmd"],
         validate_rounds=flags["validate_rounds"],
         cache=flags["cache"],
+        repo=flags["repo"],
+        keep_worktrees=flags["keep_worktrees"],
     )
     # The flags --concurrency, --retries, --retry-delay and --timeout are in the settings.
     return service.job_options(settings, str(Path.cwd()), overrides)

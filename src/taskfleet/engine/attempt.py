@@ -70,6 +70,9 @@ class AttemptLauncher:
             options.cache,
             self._response_cache,
             self._request_meter,
+            task.scope,
+            task.description,
+            options.agents,
         )
         return start_eagerly(run_attempt(self._kinds(task.kind), task.spec, ctx, timeout_s))
 

@@ -17,6 +17,7 @@ whole input checked in :mod:`taskfleet.input.dependencies`.
 from __future__ import annotations
 
 import io
+import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -70,6 +71,7 @@ class _SpecBuilder:
         resource_limits: Mapping[str, int] | None,
         kinds: Callable[[str], Kind],
         endpoints: Mapping[str, Any] | None = None,
+        agent_repo: str | None = None,
     ) -> None:
         self.source = source
         self.profiles = profiles
@@ -86,6 +88,8 @@ class _SpecBuilder:
         self._kinds: dict[str, Kind] = {}
         self._bad_kinds: dict[str, str] = {}  # kind name -> why it cannot be used
         self._templates: dict[str, Template | str] = {}  # profile -> parsed or why it failed
+        self.agent_repo = agent_repo  # agent tasks' default repository (the job's --repo or cwd)
+        self._repos: dict[tuple[str | None, str | None], tuple[str, str]] = {}
 
     def add_issue(self, line: int | None, field: str | None, message: str) -> None:
         self.problems += 1
@@ -121,14 +125,25 @@ class _SpecBuilder:
         parsed = None
         if kind is not None:
             try:
-                parsed = kind.parse(spec)
-                if kind_name == "llm":
-                    self._check_endpoint(parsed)
+                parsed = self._parse_kind_fields(kind_name, kind, spec, fields)
             except FieldError as exc:
                 self.add_issue(line, exc.field, exc.message)
         if self.problems != before or task_id is None or parsed is None:
             return None
         return task_spec(task_id, seq, kind_name, parsed, profile_name, fields)
+
+    def _parse_kind_fields(
+        self, kind_name: str, kind: Kind, spec: dict[str, Any], fields: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The kind's parse of its fields, with what only the whole job can check."""
+        if kind_name == "agent" and "prompt" not in spec and "description" in fields:
+            spec["prompt"] = fields["description"]  # SPEC 8: the description stands in
+        parsed = kind.parse(spec)
+        if kind_name == "llm":
+            self._check_endpoint(parsed)
+        elif kind_name == "agent":
+            self._resolve_repo(parsed)
+        return parsed
 
     def _check_endpoint(self, parsed: Mapping[str, Any]) -> None:
         """An endpoint a task names must be configured (kinds cannot see the config)."""
@@ -137,6 +152,20 @@ class _SpecBuilder:
             return
         known = ", ".join(sorted(self.endpoints)) or "none configured"
         raise FieldError("endpoint", f"unknown endpoint {show(name)} (known: {known})")
+
+    def _resolve_repo(self, parsed: dict[str, Any]) -> None:
+        """Record an agent task's repository and base commit once, as the job is made.
+
+        A resume then starts from the same commit, whatever was checked out since.
+        """
+        from taskfleet.kinds.agent.gitops import resolve_repo_and_base
+
+        wanted = (parsed.get("repo"), parsed.get("base"))
+        resolved = self._repos.get(wanted)
+        if resolved is None:
+            default_dir = self.agent_repo or os.getcwd()
+            resolved = self._repos[wanted] = resolve_repo_and_base(*wanted, default_dir)
+        parsed["repo"], parsed["base"] = resolved
 
     def _batch_line(self, obj: dict[str, Any], line: int) -> dict[str, Any]:
         """An OpenAI Batch API line: custom_id is the id, the rest goes to the llm kind."""
@@ -316,6 +345,7 @@ def parse_tasks(
     resource_limits: Mapping[str, int] | None = None,
     kinds: Callable[[str], Kind] = get_kind,
     endpoints: Mapping[str, Any] | None = None,
+    agent_repo: str | None = None,
 ) -> Iterator[TaskSpec]:
     """Yield the tasks of ``source`` as read; at the end raise TaskfileError if any was bad.
 
@@ -324,12 +354,19 @@ def parse_tasks(
     mappings. ``profiles`` resolve ``profile``/``agent``; with
     ``resource_limits`` given, every resource a task names must be a key of
     it; likewise every ``endpoint`` a task names must be a key of ``endpoints``
-    when it is given; ``kinds`` looks up kinds by name (tests pass fakes). After the first
+    when it is given; ``kinds`` looks up kinds by name (tests pass fakes); agent
+    tasks' ``repo`` is relative to ``agent_repo`` (None: this process's
+    directory) and their ``base`` is resolved to a commit. After the first
     problem nothing more is yielded, but the input is read to its end so that
     every problem is reported (at most 100).
     """
     reader = _SpecBuilder(
-        source_name or default_source_name(source), profiles, resource_limits, kinds, endpoints
+        source_name or default_source_name(source),
+        profiles,
+        resource_limits,
+        kinds,
+        endpoints,
+        agent_repo,
     )
     try:
         if isinstance(source, Path) or (isinstance(source, str) and source != "-"):

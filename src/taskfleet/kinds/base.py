@@ -44,6 +44,11 @@ class RunContext:
     response_cache: ResponseCache | None = None
     # Where a kind reports request and token rates and what it waits on (progress).
     activity: RequestMeter | None = None
+    # Agent tasks: the task's scope and description (common fields, not in its spec),
+    # and the job's [agents] table (copy_files, setup_command, keep_worktrees).
+    scope: tuple[str, ...] = ()
+    description: str = ""
+    agents: Mapping[str, Any] = field(default_factory=dict)
 
 
 class ResponseCache(Protocol):

@@ -43,6 +43,9 @@ class JobOptions:
     # [endpoints.NAME] tables for llm tasks: environment variable names, never secrets.
     endpoints: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     cache: bool = False  # reuse stored responses of identical llm requests
+    repo: str | None = None  # agent tasks' default repository (--repo); None: the cwd's
+    # Agent tasks: the [agents] table (copy_files, setup_command) and keep_worktrees.
+    agents: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +61,8 @@ class JobOptions:
             "cwd": self.cwd,
             "endpoints": {name: dict(table) for name, table in self.endpoints.items()},
             "cache": self.cache,
+            "repo": self.repo,
+            "agents": dict(self.agents),
         }
 
     @classmethod
@@ -75,6 +80,8 @@ class JobOptions:
             cwd=data.get("cwd"),
             endpoints=dict(data.get("endpoints") or {}),
             cache=bool(data.get("cache", False)),
+            repo=data.get("repo"),
+            agents=dict(data.get("agents") or {}),
         )
 
 

@@ -11,6 +11,7 @@ flags or body fields, and the directory it was submitted from).
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -63,6 +64,8 @@ class JobOverrides:
     validate_cmd: str | None = None
     validate_rounds: int = 2
     cache: bool = False  # llm tasks: reuse stored responses of identical requests
+    repo: str | None = None  # agent tasks' repository (--repo); None: the cwd's
+    keep_worktrees: bool = False  # agent tasks: leave each attempt's worktree in place
 
 
 def job_options(
@@ -86,6 +89,8 @@ def job_options(
         cwd=cwd,
         endpoints={name: dict(table) for name, table in settings.endpoints.items()},
         cache=overrides.cache,
+        repo=None if overrides.repo is None else os.path.join(cwd, overrides.repo),
+        agents={**settings.agents, "keep_worktrees": overrides.keep_worktrees},
     )
 
 
@@ -158,4 +163,5 @@ def _parsed(
         resource_limits=options.resource_limits if rules.known_resources_only else None,
         kinds=rules.kinds or get_kind,
         endpoints=options.endpoints,
+        agent_repo=options.repo or options.cwd,
     )
