@@ -133,11 +133,15 @@ class _SpecBuilder:
         return task_spec(task_id, seq, kind_name, parsed, profile_name, fields)
 
     def _parse_kind_fields(
-        self, kind_name: str, kind: Kind, spec: dict[str, Any], fields: Mapping[str, Any]
+        self, kind_name: str, kind: Kind, spec: dict[str, Any], fields: dict[str, Any]
     ) -> dict[str, Any]:
         """The kind's parse of its fields, with what only the whole job can check."""
-        if kind_name == "agent" and "prompt" not in spec and "description" in fields:
-            spec["prompt"] = fields["description"]  # SPEC 8: the description stands in
+        if kind_name == "agent":
+            if "prompt" not in spec and "description" in fields:
+                spec["prompt"] = fields["description"]  # SPEC 8: the description stands in
+            if not fields.get("scope"):
+                # SPEC 8: an agent without a scope may change anything, so it runs alone.
+                fields["scope"] = ("**",)
         parsed = kind.parse(spec)
         if kind_name == "llm":
             self._check_endpoint(parsed)

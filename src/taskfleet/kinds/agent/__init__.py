@@ -20,6 +20,7 @@ from taskfleet.kinds.agent.fields import parse_agent_spec
 from taskfleet.kinds.agent.loop import Budget, LoopPlan, LoopReport, ReviewDiff, run_loop
 from taskfleet.kinds.agent.process import run_command
 from taskfleet.kinds.agent.results import commit_changes, commit_message, diff_stat
+from taskfleet.kinds.agent.scope import changed_paths
 from taskfleet.kinds.agent.transcript import JsonlTranscript
 from taskfleet.kinds.agent.turns import TakeTurn
 from taskfleet.kinds.agent.worktree import (
@@ -109,6 +110,7 @@ class AgentKind:
         transcript: JsonlTranscript,
     ) -> Outcome:
         await _prepare(worktree, ctx.agents, transcript)
+        prepared = await changed_paths(worktree.path, worktree.start_commit)
         feedback_file = (
             state_dir(worktree.repo, "feedback", ctx.job_id) / f"{safe_name(ctx.task_id)}.md"
         )
@@ -121,6 +123,7 @@ class AgentKind:
             check_command=spec.get("check_command"),
             max_loops=spec["max_loops"],
             first_feedback=_read(feedback_file),
+            prepared=prepared,
         )
         budget = Budget(spec.get("max_cost"), spec.get("max_tokens"))
         reviewer = self._reviewer() if spec.get("reviewer_model") else None
@@ -142,7 +145,7 @@ class AgentKind:
         finally:
             feedback_file.unlink(missing_ok=True)  # used by this attempt's first turn
         message = commit_message(ctx.task_id, ctx.description, spec["prompt"])
-        commit = await commit_changes(worktree, message)
+        commit = await commit_changes(worktree, message, prepared)
         result = _result(worktree, report, budget, transcript, commit)
         stat = await diff_stat(worktree, commit)
         result.update(

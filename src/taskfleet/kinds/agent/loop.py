@@ -16,6 +16,7 @@ from typing import Any
 from taskfleet.errors import FatalError
 from taskfleet.kinds.agent.gitops import git
 from taskfleet.kinds.agent.process import run_command
+from taskfleet.kinds.agent.results import stage_changes
 from taskfleet.kinds.agent.scope import changed_paths, outside_scope
 from taskfleet.kinds.agent.turns import Review, ReviewVerdict, TakeTurn, Transcript, TurnRequest
 from taskfleet.kinds.base import RunContext
@@ -70,6 +71,8 @@ class LoopPlan:
     check_command: str | None
     max_loops: int
     first_feedback: str | None = None  # sent back by the merge point
+    # Paths copy_files and setup_command changed: not the agent's, never committed.
+    prepared: Sequence[str] = ()
 
 
 @dataclass(slots=True)
@@ -118,7 +121,11 @@ async def run_loop(
 async def _check_scope(plan: LoopPlan, transcript: Transcript) -> None:
     if not plan.scope:
         return
-    outside = outside_scope(await changed_paths(plan.worktree, plan.start_commit), plan.scope)
+    prepared = set(plan.prepared)
+    changed = [
+        p for p in await changed_paths(plan.worktree, plan.start_commit) if p not in prepared
+    ]
+    outside = outside_scope(changed, plan.scope)
     if outside:
         transcript.write({"type": "scope_violation", "paths": outside})
         raise LoopFailed(f"scope violation: {outside[0]}", f"outside {list(plan.scope)}")
@@ -146,7 +153,7 @@ async def _review(
     report: LoopReport,
 ) -> str | None:
     """None when the reviewer approves, else its notes as feedback."""
-    await git(plan.worktree, "add", "-A")
+    await stage_changes(plan.worktree, plan.prepared)
     diff = await git(plan.worktree, "diff", "--cached", plan.base)
     review = await reviewer(diff, plan.prompt, spec, ctx, transcript)
     report.review = {"verdict": review.verdict.value, "notes": review.notes}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from taskfleet.kinds.agent.gitops import FALLBACK_IDENTITY, git, git_ok
 from taskfleet.kinds.agent.worktree import Worktree
 
-__all__ = ["DiffStat", "commit_changes", "commit_message", "diff_stat"]
+__all__ = ["DiffStat", "commit_changes", "commit_message", "diff_stat", "stage_changes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +32,16 @@ async def _identity(worktree: Worktree) -> tuple[str, ...]:
     return () if named and mailed else FALLBACK_IDENTITY
 
 
-async def commit_changes(worktree: Worktree, message: str) -> str:
+async def stage_changes(checkout: Path, leave_out: Sequence[str]) -> None:
+    """Stage every change in ``checkout`` but ``leave_out`` (what copy_files and setup made)."""
+    await git(checkout, "add", "-A")
+    if leave_out:
+        await git(checkout, "--literal-pathspecs", "reset", "--quiet", "--", *leave_out)
+
+
+async def commit_changes(worktree: Worktree, message: str, leave_out: Sequence[str] = ()) -> str:
     """Commit everything the agent changed on the branch; the branch's tip (new or not)."""
-    await git(worktree.path, "add", "-A")
+    await stage_changes(worktree.path, leave_out)
     if not await git_ok(worktree.path, "diff", "--cached", "--quiet"):
         identity = await _identity(worktree)
         # --no-verify: the task's check_command is the check; a hook of the

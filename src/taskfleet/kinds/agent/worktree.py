@@ -15,6 +15,7 @@ checkout, index, HEAD and current branch are never changed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import shutil
 from collections.abc import Sequence
@@ -142,5 +143,7 @@ async def remove_worktree(worktree: Worktree, *, keep_checkout: bool, delete_bra
         return
     async with repo_lock(worktree.repo):
         await _drop_checkout(worktree.repo, worktree.path)
+        with contextlib.suppress(OSError):  # the job's folder, once its last checkout went
+            worktree.path.parent.rmdir()
         if delete_branch:
             await git_ok(worktree.repo, "branch", "-D", "--quiet", worktree.branch)
