@@ -22,7 +22,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from taskfleet.config.profiles import Profile, parse_template
 from taskfleet.errors import FieldError, TaskfileError, TaskfileIssue, UsageError
@@ -49,6 +49,9 @@ from taskfleet.input.sources import (
 )
 from taskfleet.kinds import Kind, get_kind
 from taskfleet.model import TaskSpec
+
+if TYPE_CHECKING:
+    from taskfleet.kinds.agent.fields import AgentTaskPrep
 
 __all__ = ["TaskSource", "open_source", "parse_tasks", "read_all"]
 
@@ -89,7 +92,7 @@ class _SpecBuilder:
         self._bad_kinds: dict[str, str] = {}  # kind name -> why it cannot be used
         self._templates: dict[str, Template | str] = {}  # profile -> parsed or why it failed
         self.agent_repo = agent_repo  # agent tasks' default repository (the job's --repo or cwd)
-        self._repos: dict[tuple[str | None, str | None], tuple[str, str]] = {}
+        self._agents: AgentTaskPrep | None = None
 
     def add_issue(self, line: int | None, field: str | None, message: str) -> None:
         self.problems += 1
@@ -137,16 +140,14 @@ class _SpecBuilder:
     ) -> dict[str, Any]:
         """The kind's parse of its fields, with what only the whole job can check."""
         if kind_name == "agent":
-            if "prompt" not in spec and "description" in fields:
-                spec["prompt"] = fields["description"]  # SPEC 8: the description stands in
-            if not fields.get("scope"):
-                # SPEC 8: an agent without a scope may change anything, so it runs alone.
-                fields["scope"] = ("**",)
+            from taskfleet.kinds.agent.fields import AgentTaskPrep
+
+            if self._agents is None:
+                self._agents = AgentTaskPrep(self.agent_repo or os.getcwd())
+            return self._agents.prepare(kind, spec, fields)
         parsed = kind.parse(spec)
         if kind_name == "llm":
             self._check_endpoint(parsed)
-        elif kind_name == "agent":
-            self._resolve_repo(parsed)
         return parsed
 
     def _check_endpoint(self, parsed: Mapping[str, Any]) -> None:
@@ -156,20 +157,6 @@ class _SpecBuilder:
             return
         known = ", ".join(sorted(self.endpoints)) or "none configured"
         raise FieldError("endpoint", f"unknown endpoint {show(name)} (known: {known})")
-
-    def _resolve_repo(self, parsed: dict[str, Any]) -> None:
-        """Record an agent task's repository and base commit once, as the job is made.
-
-        A resume then starts from the same commit, whatever was checked out since.
-        """
-        from taskfleet.kinds.agent.gitops import resolve_repo_and_base
-
-        wanted = (parsed.get("repo"), parsed.get("base"))
-        resolved = self._repos.get(wanted)
-        if resolved is None:
-            default_dir = self.agent_repo or os.getcwd()
-            resolved = self._repos[wanted] = resolve_repo_and_base(*wanted, default_dir)
-        parsed["repo"], parsed["base"] = resolved
 
     def _batch_line(self, obj: dict[str, Any], line: int) -> dict[str, Any]:
         """An OpenAI Batch API line: custom_id is the id, the rest goes to the llm kind."""
@@ -364,14 +351,8 @@ def parse_tasks(
     problem nothing more is yielded, but the input is read to its end so that
     every problem is reported (at most 100).
     """
-    reader = _SpecBuilder(
-        source_name or default_source_name(source),
-        profiles,
-        resource_limits,
-        kinds,
-        endpoints,
-        agent_repo,
-    )
+    name = source_name or default_source_name(source)
+    reader = _SpecBuilder(name, profiles, resource_limits, kinds, endpoints, agent_repo)
     try:
         if isinstance(source, Path) or (isinstance(source, str) and source != "-"):
             path = Path(source)

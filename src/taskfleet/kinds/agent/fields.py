@@ -8,10 +8,13 @@ from typing import Any
 
 from taskfleet.errors import FieldError
 from taskfleet.kinds.agent.external import check_command_template
+from taskfleet.kinds.agent.gitops import resolve_repo_and_base
+from taskfleet.kinds.base import Kind
 
-__all__ = ["DEFAULT_MAX_LOOPS", "parse_agent_spec"]
+__all__ = ["ANYWHERE", "DEFAULT_MAX_LOOPS", "AgentTaskPrep", "parse_agent_spec"]
 
 DEFAULT_MAX_LOOPS = 5
+ANYWHERE = ("**",)  # the scope of an agent task that names none
 
 
 def _text(name: str) -> Callable[[Any], str]:
@@ -73,3 +76,32 @@ def parse_agent_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     parsed = {name: _FIELDS[name](value) for name, value in spec.items() if value is not None}
     parsed.setdefault("max_loops", DEFAULT_MAX_LOOPS)
     return parsed
+
+
+class AgentTaskPrep:
+    """What the task file reader does for agent tasks beyond their own fields.
+
+    The common fields feed the kind (the description stands in for a missing
+    prompt; no scope means anything, so the task runs alone), and ``repo``
+    and ``base`` are resolved once per job to a directory and a commit, so a
+    resume starts from the same commit whatever was checked out since.
+    """
+
+    def __init__(self, default_dir: str) -> None:
+        self.default_dir = default_dir  # the job's --repo, else its working directory
+        self._resolved: dict[tuple[str | None, str | None], tuple[str, str]] = {}
+
+    def prepare(self, kind: Kind, spec: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+        """The parsed spec with ``repo`` and ``base`` recorded; ``fields`` get a scope."""
+        if "prompt" not in spec and "description" in fields:
+            spec["prompt"] = fields["description"]
+        if not fields.get("scope"):
+            fields["scope"] = ANYWHERE
+        parsed = kind.parse(spec)
+        wanted = (parsed.get("repo"), parsed.get("base"))
+        resolved = self._resolved.get(wanted)
+        if resolved is None:
+            resolved = resolve_repo_and_base(*wanted, self.default_dir)
+            self._resolved[wanted] = resolved
+        parsed["repo"], parsed["base"] = resolved
+        return parsed
