@@ -224,3 +224,22 @@ def test_a_repo_that_is_not_a_repository_is_bad_input(cli: Cli, repo: Path) -> N
     assert proc.returncode == 2, describe(proc)
     assert "agents.jsonl:2: field 'base': unknown commit 'nope'" in proc.stderr
     assert cli.json("jobs", "--json") == []
+
+
+def test_agents_table_copies_files_runs_setup_and_shows_in_config(cli: Cli, repo: Path) -> None:
+    with (repo / "taskfleet.toml").open("a") as toml:
+        toml.write('[agents]\ncopy_files = [".env"]\nsetup_command = "echo ready > setup.out"\n')
+    (repo / ".env").write_text("TOKEN=local\n")
+    (repo / ".gitignore").write_text((repo / ".gitignore").read_text() + ".env\n")
+    shown = cli.ok("config").stdout
+    assert "agents.copy_files" in shown and "agents.setup_command" in shown
+    check = "grep -q local .env && test -f setup.out"
+    cli.write_tasks("agents.jsonl", [agent("e", "write src/e.py e", check_command=check)])
+    outcome = cli.run_job("run", "agents.jsonl", "--keep-worktrees", "--id", "kept")
+    record = outcome.tasks["e"]
+    assert record["status"] == "succeeded", record
+    # setup.out is the setup's, not the agent's: only src/e.py is committed.
+    assert record["result"]["files_changed"] == 1
+    kept = repo / ".taskfleet" / "worktrees" / "kept" / "e"
+    assert (kept / ".env").read_text() == "TOKEN=local\n"
+    assert (kept / "src" / "e.py").is_file()
