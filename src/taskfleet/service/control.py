@@ -81,8 +81,7 @@ async def run_job(
     from_statuses = await _states_to_take_from(store, job, mode)
     if from_statuses is None:
         return job  # an ended job: resumed, or retried with nothing to retry
-    if mode is not RunMode.RUN:
-        await prune_agent_leftovers(store, job_id)
+    await prune_agent_leftovers(store, job_id, mode)
     from taskfleet.engine.runner import Runner
 
     runner = Runner(
@@ -98,14 +97,17 @@ async def run_job(
     return await runner.run(from_statuses)
 
 
-async def prune_agent_leftovers(store: Store, job_id: str) -> None:
-    """Kill, remove and delete what dead attempts of the job's agent tasks left behind.
+async def prune_agent_leftovers(store: Store, job_id: str, mode: RunMode) -> None:
+    """On resume and retry: kill, remove and delete what dead attempts of agent tasks left.
 
     Called while no runner holds the job: every worktree of it is a
     leftover. Branches are kept for succeeded tasks (the merge point's) and
     for tasks the merge point sent back (a feedback file waits for them).
     """
     from pathlib import Path
+
+    if mode is RunMode.RUN:
+        return  # a first run: no attempt has run yet
 
     repos: dict[str, set[str]] = {}
     async for task in iter_tasks(store, job_id):

@@ -10,6 +10,7 @@ CLI (``external.py``, for a task whose profile gives a ``command``).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,7 @@ class AgentKind:
 
     async def run(self, spec: Mapping[str, Any], ctx: RunContext) -> Outcome:
         """One attempt: worktree, setup, the loop, the commit; the worktree removed at the end."""
+        started = time.monotonic()
         repo = Path(spec["repo"])
         path = state_dir(repo, "transcripts", ctx.job_id) / f"{safe_name(ctx.task_id)}.jsonl"
         transcript = JsonlTranscript(path, ctx.attempt)
@@ -90,7 +92,8 @@ class AgentKind:
         )
         succeeded = False
         try:
-            outcome = await self._attempt(worktree, spec, ctx, transcript)
+            deadline = None if ctx.timeout_s is None else started + ctx.timeout_s
+            outcome = await self._attempt(worktree, spec, ctx, transcript, deadline)
             succeeded = outcome.ok
             return outcome
         finally:
@@ -108,6 +111,7 @@ class AgentKind:
         spec: Mapping[str, Any],
         ctx: RunContext,
         transcript: JsonlTranscript,
+        deadline: float | None,
     ) -> Outcome:
         await _prepare(worktree, ctx.agents, transcript)
         prepared = await changed_paths(worktree.path, worktree.start_commit)
@@ -124,6 +128,7 @@ class AgentKind:
             max_loops=spec["max_loops"],
             first_feedback=_read(feedback_file),
             prepared=prepared,
+            deadline=deadline,
         )
         budget = Budget(spec.get("max_cost"), spec.get("max_tokens"))
         reviewer = self._reviewer() if spec.get("reviewer_model") else None
@@ -136,23 +141,30 @@ class AgentKind:
             transcript.write({"type": "failed", "error": str(exc)})
             failed = outcome_from_error(exc)
             result = _result(worktree, report, budget, transcript, None)
-            return Outcome.failure(
-                failed.error or str(exc),
-                result=result,
-                error_class=failed.error_class,
-                usage=budget.usage,
-            )
+            return failed._replace(result=result, usage=dict(budget.usage))
         finally:
             feedback_file.unlink(missing_ok=True)  # used by this attempt's first turn
         message = commit_message(ctx.task_id, ctx.description, spec["prompt"])
-        commit = await commit_changes(worktree, message, prepared)
-        result = _result(worktree, report, budget, transcript, commit)
-        stat = await diff_stat(worktree, commit)
-        result.update(
-            files_changed=stat.files_changed, insertions=stat.insertions, deletions=stat.deletions
-        )
-        transcript.write({"type": "committed", "commit": commit, "loops": report.loops})
-        return Outcome.success(result, usage=budget.usage)
+        return await _committed(worktree, message, plan, report, budget, transcript)
+
+
+async def _committed(
+    worktree: Worktree,
+    message: str,
+    plan: LoopPlan,
+    report: LoopReport,
+    budget: Budget,
+    transcript: JsonlTranscript,
+) -> Outcome:
+    """Commit the agent's work on its branch: the success with the diff stat."""
+    commit = await commit_changes(worktree, message, plan.prepared)
+    result = _result(worktree, report, budget, transcript, commit)
+    stat = await diff_stat(worktree, commit)
+    result.update(
+        files_changed=stat.files_changed, insertions=stat.insertions, deletions=stat.deletions
+    )
+    transcript.write({"type": "committed", "commit": commit, "loops": report.loops})
+    return Outcome.success(result, usage=budget.usage)
 
 
 def _read(path: Path) -> str | None:
@@ -172,7 +184,7 @@ async def _prepare(
     setup = agents.get("setup_command")
     if not setup:
         return
-    done = await run_command(setup, worktree.path)
+    done = await run_command(setup, worktree.path, pid_file=worktree.pid_file)
     transcript.write({"type": "setup", "exit_code": done.exit_code, "output": done.output})
     if done.exit_code != 0:
         raise RetryableError(f"setup_command failed (exit code {done.exit_code})")

@@ -10,11 +10,10 @@ with ``-p`` remembers nothing of its previous turn.
 from __future__ import annotations
 
 import shlex
-from pathlib import Path
 
 from taskfleet.config.profiles import parse_template
 from taskfleet.errors import FieldError, RetryableError
-from taskfleet.kinds.agent.process import IdleTimeout, run_command
+from taskfleet.kinds.agent.process import IdleTimeout, pid_file_of, run_command
 from taskfleet.kinds.agent.turns import TurnRequest, TurnResult
 
 __all__ = ["PLACEHOLDERS", "ExternalAgent", "check_command_template", "fill_command"]
@@ -49,10 +48,6 @@ def fill_command(template: str, prompt: str, feedback: str | None, task_id: str)
     return "".join(pieces)
 
 
-def _record(pid_file: Path, pgid: int) -> None:
-    pid_file.write_text(f"{pgid}\n")
-
-
 class ExternalAgent:
     """Runs an agent CLI in the worktree for each turn; its output goes to the transcript."""
 
@@ -65,19 +60,16 @@ class ExternalAgent:
         command = fill_command(self.template, request.prompt, request.feedback, request.ctx.task_id)
         transcript = request.transcript
         transcript.write({"type": "agent_command", "loop": request.loop, "command": command})
-        pid_file = request.worktree.with_name(request.worktree.name + ".pid")
         try:
             done = await run_command(
                 command,
                 request.worktree,
                 idle_timeout_s=self.idle_timeout_s,
                 on_output=lambda text: transcript.write({"type": "agent_output", "text": text}),
-                on_start=lambda pgid: _record(pid_file, pgid),
+                pid_file=pid_file_of(request.worktree),
             )
         except IdleTimeout as exc:
             raise RetryableError(f"agent killed: {exc} (idle_timeout)") from None
-        finally:
-            pid_file.unlink(missing_ok=True)
         transcript.write({"type": "agent_exit", "loop": request.loop, "exit_code": done.exit_code})
         if done.exit_code != 0:
             last = done.output.rstrip().rsplit("\n", 1)[-1][:300]

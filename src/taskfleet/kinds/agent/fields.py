@@ -62,6 +62,8 @@ _FIELDS: dict[str, Callable[[Any], Any]] = {
     # From a profile with kind = "agent": the CLI's command template and its silence limit.
     "command": _command,
     "idle_timeout": _positive_number("idle_timeout"),
+    # The built-in agent's run_command tool: seconds one command may take.
+    "command_timeout": _positive_number("command_timeout"),
 }
 
 

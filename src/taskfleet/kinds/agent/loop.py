@@ -8,6 +8,7 @@ cleans up; the loop only changes the worktree through the agent.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 
 from taskfleet.errors import FatalError
 from taskfleet.kinds.agent.gitops import git
-from taskfleet.kinds.agent.process import run_command
+from taskfleet.kinds.agent.process import pid_file_of, run_command
 from taskfleet.kinds.agent.results import stage_changes
 from taskfleet.kinds.agent.scope import changed_paths, outside_scope
 from taskfleet.kinds.agent.turns import Review, ReviewVerdict, TakeTurn, Transcript, TurnRequest
@@ -73,6 +74,7 @@ class LoopPlan:
     first_feedback: str | None = None  # sent back by the merge point
     # Paths copy_files and setup_command changed: not the agent's, never committed.
     prepared: Sequence[str] = ()
+    deadline: float | None = None  # time.monotonic() when the attempt's timeout ends
 
 
 @dataclass(slots=True)
@@ -103,7 +105,10 @@ async def run_loop(
     feedback = plan.first_feedback
     for loop in range(1, plan.max_loops + 1):
         report.loops = loop
-        request = TurnRequest(plan.worktree, plan.prompt, loop, feedback, spec, ctx, transcript)
+        left_s = None if plan.deadline is None else max(plan.deadline - time.monotonic(), 0.0)
+        request = TurnRequest(
+            plan.worktree, plan.prompt, loop, feedback, spec, ctx, transcript, timeout_s=left_s
+        )
         result = await agent(request)
         report.summary = result.summary
         budget.add(result.usage)
@@ -135,7 +140,7 @@ async def _run_check(plan: LoopPlan, transcript: Transcript, report: LoopReport)
     """None when the check passed (or there is none), else its output as feedback."""
     if plan.check_command is None:
         return None
-    done = await run_command(plan.check_command, plan.worktree)
+    done = await run_command(plan.check_command, plan.worktree, pid_file=pid_file_of(plan.worktree))
     report.check = {"exit_code": done.exit_code, "output": done.output}
     transcript.write({"type": "check", "loop": report.loops, **report.check})
     if done.exit_code == 0:

@@ -15,7 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["OUTPUT_TAIL_CHARS", "CommandResult", "IdleTimeout", "kill_group", "run_command"]
+__all__ = [
+    "OUTPUT_TAIL_CHARS",
+    "CommandResult",
+    "IdleTimeout",
+    "kill_group",
+    "pid_file_of",
+    "run_command",
+]
 
 OUTPUT_TAIL_CHARS = 8000  # of a check's output: fed back to the agent and kept in the result
 KILL_GRACE_S = 0.5  # between SIGTERM and SIGKILL
@@ -30,6 +37,11 @@ class IdleTimeout(Exception):
 class CommandResult:
     exit_code: int
     output: str  # the tail of stdout and stderr together
+
+
+def pid_file_of(checkout: Path) -> Path:
+    """Where the process group of what runs in ``checkout`` is recorded (beside it)."""
+    return checkout.with_name(checkout.name + ".pid")
 
 
 def kill_group(pgid: int, signum: signal.Signals = signal.SIGKILL) -> None:
@@ -54,13 +66,14 @@ async def run_command(
     *,
     idle_timeout_s: float | None = None,
     on_output: Callable[[str], None] | None = None,
-    on_start: Callable[[int], None] | None = None,
+    pid_file: Path | None = None,
 ) -> CommandResult:
     """Run ``command`` in ``cwd`` to its end; raise IdleTimeout after a silence that long.
 
     ``on_output`` sees each chunk of output as it comes (the transcript);
-    ``on_start`` the process group id (recorded so a later resume can kill an
-    orphan). Cancelling kills the group and re-raises.
+    ``pid_file`` holds the process group id while it runs, so that a resume
+    after a crash of ours can kill the orphan. Cancelling kills the group and
+    re-raises.
     """
     proc = await asyncio.create_subprocess_exec(
         "/bin/sh",
@@ -72,8 +85,21 @@ async def run_command(
         stderr=asyncio.subprocess.STDOUT,
         start_new_session=True,
     )
-    if on_start is not None:
-        on_start(proc.pid)
+    if pid_file is not None:
+        pid_file.write_text(f"{proc.pid}\n")
+    try:
+        return await _follow(proc, idle_timeout_s, on_output)
+    finally:
+        if pid_file is not None:
+            pid_file.unlink(missing_ok=True)
+
+
+async def _follow(
+    proc: asyncio.subprocess.Process,
+    idle_timeout_s: float | None,
+    on_output: Callable[[str], None] | None,
+) -> CommandResult:
+    """Read the command's output to its end and wait for it; kill its group when told to stop."""
     assert proc.stdout is not None
     tail = ""
     try:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from taskfleet.errors import RetryableError
 from taskfleet.kinds.agent.gitops import GitError, git, git_ok
+from taskfleet.kinds.agent.process import pid_file_of
 
 __all__ = [
     "Worktree",
@@ -86,8 +87,8 @@ class Worktree:
 
     @property
     def pid_file(self) -> Path:
-        """Where the running agent's process group is recorded."""
-        return self.path.with_name(self.path.name + ".pid")
+        """Where the process group of the agent or command running in it is recorded."""
+        return pid_file_of(self.path)
 
 
 async def create_worktree(repo: Path, job_id: str, task_id: str, base: str) -> Worktree:
