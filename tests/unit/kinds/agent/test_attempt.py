@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -168,3 +169,22 @@ async def test_copy_files_setup_command_and_keep_worktrees(repo: Path) -> None:
     with pytest.raises(RetryableError, match="setup_command failed"):
         await run(repo, agent, ctx("t2", agents={"setup_command": "exit 4"}))
     assert not (repo / ".taskfleet" / "worktrees" / "job1" / "t2").exists()
+
+
+async def test_a_timeout_kills_the_check_group_and_removes_the_worktree(repo: Path) -> None:
+    pid_file = repo.parent / "check.pid"
+    check = f"sleep 60 & echo $! > {pid_file}; wait"
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(run(repo, ScriptedAgent(nothing), check_command=check), 1.5)
+    pid = int(pid_file.read_text())
+    assert not _alive(pid)
+    assert not (repo / ".taskfleet" / "worktrees" / "job1").exists()
+    assert git(repo, "branch", "--list", "taskfleet/*") == ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] not in "ZX"
