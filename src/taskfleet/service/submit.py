@@ -90,8 +90,16 @@ def job_options(
         endpoints={name: dict(table) for name, table in settings.endpoints.items()},
         cache=overrides.cache,
         repo=None if overrides.repo is None else os.path.join(cwd, overrides.repo),
-        agents={**settings.agents, "keep_worktrees": overrides.keep_worktrees},
+        agents=_agents_options(settings, overrides),
     )
+
+
+def _agents_options(settings: Settings, overrides: JobOverrides) -> dict[str, Any]:
+    """The [agents] table, with ``keep_worktrees`` when the submission asked for it."""
+    agents = dict(settings.agents)
+    if overrides.keep_worktrees:
+        agents["keep_worktrees"] = True
+    return agents
 
 
 @dataclass(frozen=True, slots=True)
