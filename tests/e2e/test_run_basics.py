@@ -141,7 +141,7 @@ def test_output_file_quiet_and_stdin(cli: Cli) -> None:
     proc = cli("run", "-", "--id", "st", "-o", "out.jsonl", "--quiet", input="\n".join(lines))
 
     assert proc.returncode == 0, describe(proc)
-    assert proc.stdout == ""
+    assert proc.stdout == "st\n"  # the job id and nothing else, for scripts
     assert proc.stderr == ""
     records = [json.loads(line) for line in (cli.cwd / "out.jsonl").read_text().splitlines()]
     # A task without an id is named after its line number (comments and blanks count).

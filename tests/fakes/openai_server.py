@@ -7,7 +7,12 @@
 Routes: ``POST /v1/chat/completions``, ``/v1/completions``, ``/v1/embeddings``;
 ``GET /v1/models``; ``GET /stats``; ``POST /reset`` (clear stats);
 ``POST /config`` (JSON: any of ``limit_requests``, ``limit_window_s``,
-``latency_s``, ``api_key``, ``state_limits``).
+``latency_s``, ``api_key``, ``state_limits``); ``POST /script`` and
+``GET /requests`` (scripted answers, below).
+
+Scripted chat answers (``scripted_chat.py``): ``server.script(model,
+[answers])`` makes a model answer with the given texts, tool calls or errors,
+in order; ``server.requests(model)`` returns the bodies it received.
 
 Like hosted providers it enforces a sliding-window request limit: a request
 over the limit gets 429 with ``retry-after`` (whole seconds, rounded up) and
@@ -39,10 +44,16 @@ import time
 from collections import Counter, deque
 from typing import Any
 
-__all__ = ["FakeOpenAI"]
+try:
+    from fakes.failures import error_body, injected_failure
+    from fakes.http_wire import read_request, write_response
+    from fakes.scripted_chat import Answer, ChatScript, scripted_response
+except ModuleNotFoundError:  # run as a script (benchmarks): this folder is sys.path[0]
+    from failures import error_body, injected_failure  # type: ignore[no-redef]
+    from http_wire import read_request, write_response  # type: ignore[no-redef]
+    from scripted_chat import Answer, ChatScript, scripted_response  # type: ignore[no-redef]
 
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"}
-_REASONS |= {429: "Too Many Requests", 500: "Internal Server Error", 503: "Unavailable"}
+__all__ = ["FakeOpenAI"]
 
 
 def _tokens(text: str) -> int:
@@ -85,6 +96,7 @@ class FakeOpenAI:
         self._server: asyncio.Server | None = None
         self._ready = threading.Event()
         self._connections: set[asyncio.Task[Any]] = set()
+        self.chat_script = ChatScript()
         self.reset()
 
     # -- lifecycle --------------------------------------------------------------
@@ -136,8 +148,18 @@ class FakeOpenAI:
 
     # -- what it saw -------------------------------------------------------------
 
+    def script(self, model: str, answers: list[Answer]) -> None:
+        """Answer ``model``'s chat completions with ``answers``, in order (then as usual)."""
+        self.chat_script.add(model, answers)
+
+    def requests(self, model: str) -> list[dict[str, Any]]:
+        """The chat bodies a scripted ``model`` received, in order."""
+        requests: list[dict[str, Any]] = self.chat_script.requests(model)
+        return requests
+
     def reset(self) -> None:
-        """Forget everything seen (the rate window too)."""
+        """Forget everything seen (the rate window and scripted models' requests too)."""
+        self.chat_script.clear_requests()
         self._window: deque[float] = deque()
         self._seen: Counter[str] = Counter()  # prompt -> requests that reached the handler
         self._served: Counter[str] = Counter()  # prompt -> 200 answers
@@ -170,12 +192,12 @@ class FakeOpenAI:
         self._connections.add(task)
         try:
             while True:
-                request = await _read_request(reader)
+                request = await read_request(reader)
                 if request is None:
                     break
                 method, path, headers, body = request
                 status, extra, payload = await self._route(method, path, headers, body)
-                _write_response(writer, status, extra, payload)
+                write_response(writer, status, extra, payload)
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass
@@ -197,6 +219,12 @@ class FakeOpenAI:
             for key, value in json.loads(raw or b"{}").items():
                 setattr(self, key, value)
             return 200, {}, {"ok": True}
+        if method == "POST" and path == "/script":
+            order = json.loads(raw or b"{}")
+            self.script(str(order["model"]), list(order["answers"]))
+            return 200, {}, {"ok": True}
+        if method == "GET" and path == "/requests":
+            return 200, {}, self.chat_script.requests()
         if method == "GET" and path == "/v1/models":
             return 200, {}, {"object": "list", "data": [{"id": "fake-model", "object": "model"}]}
         if method == "POST" and path in (
@@ -229,13 +257,29 @@ class FakeOpenAI:
         try:
             if self.latency_s > 0:
                 await asyncio.sleep(self.latency_s)
-            status, payload = self._answer(path, body, prompt, number)
+            status, more, payload = self._respond(path, body, prompt, number)
         finally:
             self._in_flight -= 1
         self._statuses[status] += 1
         if status == 200:
             self._served[prompt] += 1
-        return status, extra, payload
+        return status, {**extra, **more}, payload
+
+    def _respond(
+        self, path: str, body: dict[str, Any], prompt: str, number: int
+    ) -> tuple[int, dict[str, str], Any]:
+        """The scripted answer of a scripted model's chat, else the usual one."""
+        scripted = self.chat_script.take(body) if path.endswith("/chat/completions") else None
+        if scripted is None:
+            status, payload = self._answer(path, body, prompt, number)
+            return status, {}, payload
+        return scripted_response(
+            scripted,
+            model=str(body.get("model")),
+            number=number,
+            prompt_tokens=_tokens(prompt),
+            completion_tokens=self.completion_tokens,
+        )
 
     def _refuse(
         self, headers: dict[str, str], raw: bytes
@@ -244,15 +288,15 @@ class FakeOpenAI:
         limited = self._over_limit(time.monotonic())
         if limited is not None:
             message = "Rate limit reached for requests"
-            return 429, limited, _error(message, "requests", "rate_limit_exceeded")
+            return 429, limited, error_body(message, "requests", "rate_limit_exceeded")
         try:
             json.loads(raw)
         except ValueError:
             message = "We could not parse the JSON body"
-            return 400, {}, _error(message, "invalid_request_error", None)
+            return 400, {}, error_body(message, "invalid_request_error", None)
         if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
             message = "Incorrect API key provided"
-            return 401, {}, _error(message, "invalid_request_error", "invalid_api_key")
+            return 401, {}, error_body(message, "invalid_request_error", "invalid_api_key")
         return None
 
     def _over_limit(self, now: float) -> dict[str, str] | None:
@@ -285,7 +329,7 @@ class FakeOpenAI:
         }
 
     def _answer(self, path: str, body: dict[str, Any], prompt: str, number: int) -> tuple[int, Any]:
-        failure = self._injected(prompt)
+        failure = injected_failure(prompt, self._seen[prompt])
         if failure is not None:
             return failure
         prompt_tokens = _tokens(prompt)
@@ -322,60 +366,6 @@ class FakeOpenAI:
             "choices": [choice],
             "usage": usage,
         }
-
-    def _injected(self, prompt: str) -> tuple[int, Any] | None:
-        if "FAIL-500-ONCE" in prompt and self._seen[prompt] == 1:
-            return 500, _error("The server had an error", "server_error", None)
-        if "FAIL-503-ONCE" in prompt and self._seen[prompt] == 1:
-            return 503, _error("The engine is currently overloaded", "server_error", "overloaded")
-        if "FAIL-500" in prompt and "FAIL-500-ONCE" not in prompt:
-            return 500, _error("The server had an error", "server_error", None)
-        if "FAIL-400" in prompt:
-            return 400, _error("Invalid value for 'temperature'", "invalid_request_error", None)
-        if "FAIL-401" in prompt:
-            return 401, _error(
-                "Incorrect API key provided", "invalid_request_error", "invalid_api_key"
-            )
-        if "FAIL-QUOTA" in prompt:
-            message = "You exceeded your current quota"
-            return 429, _error(message, "insufficient_quota", "insufficient_quota")
-        if "FAIL-CONTEXT" in prompt:
-            message = "This model's maximum context length is 8192 tokens"
-            return 400, _error(message, "invalid_request_error", "context_length_exceeded")
-        return None
-
-
-def _error(message: str, kind: str, code: str | None) -> dict[str, Any]:
-    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
-
-
-async def _read_request(
-    reader: asyncio.StreamReader,
-) -> tuple[str, str, dict[str, str], bytes] | None:
-    line = await reader.readline()
-    if not line:
-        return None
-    method, target, _ = line.decode("latin-1").split(" ", 2)
-    headers: dict[str, str] = {}
-    while True:
-        header = await reader.readline()
-        if header in (b"\r\n", b"\n", b""):
-            break
-        name, _, value = header.decode("latin-1").partition(":")
-        headers[name.strip().lower()] = value.strip()
-    length = int(headers.get("content-length", "0"))
-    body = await reader.readexactly(length) if length else b""
-    return method, target.split("?", 1)[0], headers, body
-
-
-def _write_response(
-    writer: asyncio.StreamWriter, status: int, headers: dict[str, str], payload: Any
-) -> None:
-    data = json.dumps(payload).encode()
-    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}"]
-    all_headers = {"content-type": "application/json", "content-length": str(len(data)), **headers}
-    lines += [f"{name}: {value}" for name, value in all_headers.items()]
-    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ each other; kept light for the same reason as ``main`` (``--help`` is fast).
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -62,6 +63,33 @@ class CliState:
                     await kinds.close_kinds()
 
         return asyncio.run(main())
+
+    def run_on_job(
+        self,
+        typed_job: str,
+        body: Callable[[Store, str], Awaitable[T]],
+        settings: Settings | None = None,
+    ) -> T:
+        """``run`` for a command that takes a JOB: ``body`` gets the id that JOB names.
+
+        JOB may be an id, ``last`` or a unique prefix of an id (``service.job_ids``).
+        """
+
+        async def resolved(store: Store) -> T:
+            from taskfleet import service
+
+            return await body(store, await service.resolve_job_id(store, typed_job))
+
+        return self.run(resolved, settings)
+
+
+def remove_signal_handlers() -> None:
+    """Take back the SIGINT and SIGTERM handlers a command put on the running loop."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.remove_signal_handler(sig)
 
 
 pass_state = click.make_pass_decorator(CliState)

@@ -12,8 +12,16 @@ from collections.abc import Sequence
 
 import click
 
-from taskfleet.cli import exit_codes, query_commands, run_commands, serve_command
+from taskfleet.cli import (
+    exit_codes,
+    merge_command,
+    query_commands,
+    run_commands,
+    serve_command,
+    worker_command,
+)
 from taskfleet.cli.common import CliState
+from taskfleet.cli.options import add_db_option
 from taskfleet.errors import TaskfleetError
 
 
@@ -23,8 +31,9 @@ from taskfleet.errors import TaskfleetError
     "db",
     metavar="URL",
     default=None,
-    help="Store: sqlite:///path, a bare file path, or postgresql://... "
-    "[env TASKFLEET_DB; default sqlite:///.taskfleet/taskfleet.db]",
+    show_default="sqlite:///.taskfleet/taskfleet.db",
+    help="Store: sqlite:///path, a bare file path, or postgresql://... (env TASKFLEET_DB); "
+    "also accepted after the command.",
 )
 @click.version_option(package_name="taskfleet")
 @click.pass_context
@@ -36,9 +45,17 @@ def cli(ctx: click.Context, db: str | None) -> None:
 def _register_commands() -> None:
     # The command modules sit below this one and import only ``cli.common``:
     # this module, at the top, puts their commands under the root group.
-    for module in (run_commands, query_commands, serve_command):
+    for module in (run_commands, worker_command, query_commands, serve_command, merge_command):
         for command in module.COMMANDS:
+            add_db_option(command)
+            # The command list shows each command's whole first line, not a cut "...".
+            command.short_help = command.short_help or _first_line(command.help)
             cli.add_command(command)
+
+
+def _first_line(text: str | None) -> str:
+    lines = (text or "").strip().splitlines()
+    return lines[0].strip() if lines else ""
 
 
 _register_commands()
@@ -47,13 +64,20 @@ _register_commands()
 def _normalise_argv(argv: Sequence[str]) -> list[str]:
     # `--fail-fast` takes an optional value; click cannot tell `--fail-fast FILE`
     # from `--fail-fast now`, so the `=now` form is rewritten to a hidden flag.
+    for arg in argv:
+        if arg.startswith("--fail-fast=") and arg != "--fail-fast=now":
+            raise click.UsageError(
+                f"--fail-fast takes no value or =now, not '{arg.partition('=')[2]}': "
+                "--fail-fast stops starting tasks at the first failure, "
+                "--fail-fast=now also kills running ones"
+            )
     return ["--fail-fast-now" if arg == "--fail-fast=now" else arg for arg in argv]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``taskfleet`` script."""
-    args = _normalise_argv(sys.argv[1:] if argv is None else argv)
     try:
+        args = _normalise_argv(sys.argv[1:] if argv is None else argv)
         # Outside standalone mode click returns the code of a raised Exit.
         code = cli.main(args=args, prog_name="taskfleet", standalone_mode=False)
     except click.exceptions.Exit as exc:

@@ -4,73 +4,74 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from taskfleet.cli.common import CliState, pass_state
+from taskfleet.cli.options import (
+    WholeNumber,
+    chosen_format,
+    chosen_states,
+    format_options,
+    states_option,
+)
+from taskfleet.cli.render import counted, seconds, shown, table
+from taskfleet.model import JobStatus, TaskStatus
 
 if TYPE_CHECKING:
-    from taskfleet.model import JobStatus, TaskStatus
+    from taskfleet.model import Task
     from taskfleet.service import JobReport
     from taskfleet.store.base import Store
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-JOB_STATES = ["queued", "running", "completed", "failed", "cancelled", "interrupted"]
-TASK_STATES = ["pending", "queued", "running", "succeeded", "failed", "cancelled", "skipped"]
-
-
-def _task_statuses(values: tuple[str, ...]) -> list[TaskStatus] | None:
-    from taskfleet.model import TaskStatus
-
-    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
-    for name in names:
-        if name not in TASK_STATES:
-            raise click.BadParameter(
-                f"'{name}' is not one of {', '.join(TASK_STATES)}", param_hint="--status"
-            )
-    return [TaskStatus(name) for name in names] or None
-
-
-def _status_option(states: list[str], help_text: str) -> Callable[[F], F]:
-    return click.option(
-        "--status",
-        "status",
-        multiple=True,
-        metavar="STATUS",
-        help=f"{help_text} ({', '.join(states)}; repeat or comma-separate).",
-    )
+TASK_STATES = [status.value for status in TaskStatus]
+LISTING_FORMATS = ["text", "json", "jsonl"]
+LISTING_FORMAT_HELP = "text: for people; json: one array; jsonl: one object a line."
 
 
 @click.command()
+@states_option(JobStatus, "Only jobs in these states")
 @click.option(
-    "--status",
-    "status",
-    type=click.Choice(JOB_STATES),
-    default=None,
-    help="Only jobs in this state.",
+    "--limit",
+    type=WholeNumber(1),
+    metavar="N",
+    default=20,
+    show_default=True,
+    help="At most this many jobs.",
 )
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="A JSON array of status objects.")
+@format_options(LISTING_FORMATS, "text", LISTING_FORMAT_HELP)
 @pass_state
-def jobs(state: CliState, /, status: str | None, limit: int, as_json: bool) -> None:
+def jobs(
+    state: CliState, /, status: tuple[str, ...], limit: int, fmt: str | None, as_json: bool
+) -> None:
     """List jobs, newest first."""
-    from taskfleet import service
-    from taskfleet.model import JobStatus
+    from taskfleet.service import list_reports, list_reports_in_states
 
-    job_status: JobStatus | None = JobStatus(status) if status else None
-    reports = state.run(lambda store: service.list_reports(store, status=job_status, limit=limit))
-    if as_json:
-        click.echo(json.dumps([report.to_dict() for report in reports]))
+    fmt = chosen_format(fmt, as_json, "text")
+    statuses = chosen_states(status, JobStatus)
+    reports = state.run(
+        lambda store: (
+            list_reports(store, limit=limit)
+            if statuses is None
+            else list_reports_in_states(store, statuses, limit=limit)
+        )
+    )
+    if fmt != "text":
+        _echo_json([report.to_dict() for report in reports], fmt)
         return
     if not reports:
         click.echo("no jobs")
         return
     rows = [["JOB", "STATUS", "DONE", "OK", "FAILED", "CREATED", "NAME"]]
     rows += [_job_row(report) for report in reports]
-    click.echo(_table(rows))
+    click.echo(table(rows))
+
+
+def _echo_json(values: list[dict[str, Any]], fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(values))
+    else:
+        click.echo("".join(json.dumps(value) + "\n" for value in values), nl=False)
 
 
 def _job_row(report: JobReport) -> list[str]:
@@ -86,38 +87,38 @@ def _job_row(report: JobReport) -> list[str]:
     ]
 
 
-def _table(rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    )
+def _job_argument(func: Any) -> Any:
+    return click.argument("job_id", metavar="JOB")(func)
 
 
 @click.command()
-@click.argument("job_id", metavar="JOB")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@_job_argument
+@format_options(["text", "json"], "text", "text: for people; json: one object.")
 @pass_state
-def status(state: CliState, /, job_id: str, as_json: bool) -> None:
-    """A job's state and progress."""
+def status(state: CliState, /, job_id: str, fmt: str | None, as_json: bool) -> None:
+    """A job's state and progress.
+
+    JOB: an id, a unique prefix of one, or last (the newest job); so for every
+    command that takes a JOB.
+    """
     from taskfleet import service
 
-    report = state.run(lambda store: service.job_report(store, job_id))
+    report = state.run_on_job(job_id, service.job_report)
     data = report.to_dict()
-    if as_json:
+    if chosen_format(fmt, as_json, "text") == "json":
         click.echo(json.dumps(data))
         return
     click.echo(f"job {data['job_id']}  {data['name']}".rstrip())
     click.echo(f"  status     {data['status']}")
-    click.echo(f"  progress   {data['progress']:.1f}%  ({data['total']} tasks)")
+    click.echo(f"  progress   {data['progress']:.1f}%  ({counted(data['total'], 'task')})")
     counts = "  ".join(f"{name} {data[name]}" for name in TASK_STATES)
     click.echo(f"  tasks      {counts}")
-    click.echo(f"  created    {data['created_at']}")
-    click.echo(f"  started    {data['started_at']}")
-    click.echo(f"  finished   {data['finished_at']}")
+    click.echo(f"  created    {shown(data['created_at'])}")
+    click.echo(f"  started    {shown(data['started_at'])}")
+    click.echo(f"  finished   {shown(data['finished_at'])}")
     click.echo(
-        f"  elapsed    {data['elapsed_seconds']:.1f}s  "
-        f"({data['items_per_second']:.1f} tasks/s, ETA {data['eta_seconds']})"
+        f"  elapsed    {seconds(data['elapsed_seconds'])}  "
+        f"({data['items_per_second']:.1f} tasks/s, ETA {seconds(data['eta_seconds'])})"
     )
     if data.get("error"):
         click.echo(f"  error      {data['error']}")
@@ -126,33 +127,42 @@ def status(state: CliState, /, job_id: str, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("job_id", metavar="JOB")
-@_status_option(TASK_STATES, "Only tasks in these states")
-@click.option("--json", "as_json", is_flag=True, help="A JSON array.")
+@_job_argument
+@states_option(TaskStatus, "Only tasks in these states")
+@format_options(LISTING_FORMATS, "text", LISTING_FORMAT_HELP)
 @pass_state
-def tasks(state: CliState, /, job_id: str, status: tuple[str, ...], as_json: bool) -> None:
+def tasks(
+    state: CliState, /, job_id: str, status: tuple[str, ...], fmt: str | None, as_json: bool
+) -> None:
     """One row per task, in input order."""
     from taskfleet.service.results import task_row
 
-    statuses = _task_statuses(status)
-    if as_json:
-        state.run(lambda store: _stream_json(store, job_id, statuses, task_row, array=True))
-        return
-    rows = state.run(lambda store: _collect(store, job_id, statuses, task_row))
-    table = [["ID", "KIND", "STATUS", "ATTEMPTS", "PRIORITY", "ERROR"]]
-    for row in rows:
-        error = (row["error"] or "").strip().splitlines()
-        table.append(
-            [
-                row["id"],
-                row["kind"],
-                row["status"],
-                str(row["attempts"]),
-                str(row["priority"]),
-                error[-1][:80] if error else "",
-            ]
+    statuses = chosen_states(status, TaskStatus)
+    fmt = chosen_format(fmt, as_json, "text")
+    if fmt != "text":
+        array = fmt == "json"
+        state.run_on_job(
+            job_id, lambda store, job: _stream_json(store, job, statuses, task_row, array=array)
         )
-    click.echo(_table(table))
+        return
+    rows = state.run_on_job(job_id, lambda store, job: _collect(store, job, statuses, _task_line))
+    header = ["ID", "KIND", "STATUS", "ATTEMPTS", "PRIORITY", "ERROR"]
+    click.echo(table([header, *rows]) if rows else "no tasks")
+
+
+def _task_line(task: Task) -> list[str]:
+    from taskfleet.service.tasks import failure_reason
+
+    error = (failure_reason(task) or "").strip().splitlines()
+    attempts, priority = str(task.attempts), str(task.priority)
+    return [
+        task.id,
+        task.kind,
+        task.status.value,
+        attempts,
+        priority,
+        error[-1][:80] if error else "",
+    ]
 
 
 async def _stream_json(
@@ -183,107 +193,120 @@ async def _stream_json(
 
 async def _collect(
     store: Store, job_id: str, statuses: list[TaskStatus] | None, render: Any
-) -> list[dict[str, Any]]:
+) -> list[Any]:
     from taskfleet import service
 
     return [render(task) async for task in service.iter_tasks(store, job_id, statuses)]
 
 
 @click.command()
-@click.argument("job_id", metavar="JOB")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["jsonl", "json", "csv", "openai-batch"]),  # results.RESULT_FORMATS
-    default="jsonl",
-    show_default=True,
+@_job_argument
+@format_options(
+    ["jsonl", "json", "csv", "openai-batch"],  # results.RESULT_FORMATS
+    "jsonl",
+    "One record per task: JSON Lines, a JSON array, CSV, or OpenAI Batch output lines.",
 )
-@_status_option(TASK_STATES, "Only tasks in these states")
+@states_option(TaskStatus, "Only tasks in these states")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE.")
 @pass_state
 def results(
-    state: CliState, /, job_id: str, fmt: str, status: tuple[str, ...], output: str | None
+    state: CliState,
+    /,
+    job_id: str,
+    fmt: str | None,
+    as_json: bool,
+    status: tuple[str, ...],
+    output: str | None,
 ) -> None:
     """Results, one record per task, in input order."""
     from taskfleet import service
     from taskfleet.service.results import write_results
 
-    statuses = _task_statuses(status)
+    statuses = chosen_states(status, TaskStatus)
+    fmt = chosen_format(fmt, as_json, "jsonl")
 
-    async def body(store: Store) -> None:
-        tasks = service.iter_tasks(store, job_id, statuses)
+    async def body(store: Store, job: str) -> None:
+        tasks = service.iter_tasks(store, job, statuses)
         if output:
             with open(output, "w", encoding="utf-8", newline="") as out:
                 await write_results(tasks, fmt, out)
         else:
             await write_results(tasks, fmt, sys.stdout)
 
-    state.run(body)
+    state.run_on_job(job_id, body)
 
 
 @click.command()
-@click.argument("job_id", metavar="JOB")
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "jsonl"]), default="text", show_default=True
+@_job_argument
+@format_options(
+    ["text", "json", "jsonl"], "text", "text: for people; json: an array; jsonl: lines."
 )
 @pass_state
-def failed(state: CliState, /, job_id: str, fmt: str) -> None:
+def failed(state: CliState, /, job_id: str, fmt: str | None, as_json: bool) -> None:
     """Failed tasks: id, kind, attempts, last error, description."""
-    from taskfleet.model import TaskStatus
     from taskfleet.service import failed_record
 
     only_failed = [TaskStatus.FAILED]
-    if fmt == "jsonl":
-        state.run(
-            lambda store: _stream_json(store, job_id, only_failed, failed_record, array=False)
+    fmt = chosen_format(fmt, as_json, "text")
+    if fmt != "text":
+        array = fmt == "json"
+        state.run_on_job(
+            job_id,
+            lambda store, job: _stream_json(store, job, only_failed, failed_record, array=array),
         )
         return
-    records = state.run(lambda store: _collect(store, job_id, only_failed, failed_record))
+    records = state.run_on_job(
+        job_id, lambda store, job: _collect(store, job, only_failed, failed_record)
+    )
     if not records:
         click.echo("no failed tasks")
         return
-    click.echo(f"{len(records)} failed task{'s' if len(records) != 1 else ''}:")
+    click.echo(f"{counted(len(records), 'failed task')}:")
     for record in records:
-        click.echo("---")
-        click.echo(f"id:          {record['id']}")
-        click.echo(
-            f"kind:        {record['kind']}"
-            + (f" (profile {record['profile']})" if record["profile"] else "")
-        )
-        click.echo(f"attempts:    {record['attempts']}")
-        if record["description"]:
-            click.echo(f"description: {record['description']}")
-        error_lines = (record["error"] or "").rstrip().splitlines() or [""]
-        click.echo(f"error:       {error_lines[0]}")
-        for line in error_lines[1:]:
-            click.echo(f"             {line}")
+        _echo_failed(record)
+
+
+def _echo_failed(record: dict[str, Any]) -> None:
+    click.echo("---")
+    click.echo(f"id:          {record['id']}")
+    click.echo(
+        f"kind:        {record['kind']}"
+        + (f" (profile {record['profile']})" if record["profile"] else "")
+    )
+    click.echo(f"attempts:    {record['attempts']}")
+    if record["description"]:
+        click.echo(f"description: {record['description']}")
+    error_lines = (record["error"] or "").rstrip().splitlines() or [""]
+    click.echo(f"error:       {shown(error_lines[0])}")
+    for line in error_lines[1:]:
+        click.echo(f"             {line}")
 
 
 @click.command()
-@click.argument("job_id", metavar="JOB")
+@_job_argument
 @pass_state
 def cancel(state: CliState, /, job_id: str) -> None:
     """Cancel a job's queued and running tasks."""
     from taskfleet import service
 
-    job = state.run(lambda store: service.cancel_job(store, job_id))
+    job = state.run_on_job(job_id, service.cancel_job)
     click.echo(f"job {job.job_id} {job.status.value}")
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="One JSON object: key -> {value, source}.")
+@format_options(["text", "json"], "text", "text: a table; json: key -> {value, source}.")
 @pass_state
-def config(state: CliState, /, as_json: bool) -> None:
+def config(state: CliState, /, fmt: str | None, as_json: bool) -> None:
     """The effective configuration and where each value came from."""
     from taskfleet.config.settings import describe
 
     rows = describe(state.settings())
-    if as_json:
+    if chosen_format(fmt, as_json, "text") == "json":
         click.echo(
             json.dumps({key: {"value": value, "source": source} for key, value, source in rows})
         )
         return
-    click.echo(_table([["KEY", "VALUE", "SOURCE"], *[list(row) for row in rows]]))
+    click.echo(table([["KEY", "VALUE", "SOURCE"], *[list(row) for row in rows]]))
 
 
 COMMANDS = [jobs, status, tasks, results, failed, cancel, config]

@@ -1,4 +1,4 @@
-"""Commands that run work: run, submit, resume, retry, worker."""
+"""Commands that run work in this process or queue it: run, submit, resume, retry."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from taskfleet.cli import exit_codes
-from taskfleet.cli.common import CliState, pass_state
+from taskfleet.cli.common import CliState, pass_state, remove_signal_handlers
+from taskfleet.cli.merge_command import merge_after_run, merge_job_options, merge_options
+from taskfleet.cli.options import DescribedDefault, Number, WholeNumber, concurrency_option
 
 if TYPE_CHECKING:
     from taskfleet.config.settings import Settings
@@ -34,39 +36,49 @@ def _with_options(options: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
 # The job options of run and submit: limits, retries, fail-fast, validation, cache.
 _job_options = _with_options(
     [
-        click.option("--id", "job_id", metavar="JOB", help="Job id (default: a new unique id)."),
-        click.option("--name", default="", help="A name for people."),
         click.option(
-            "-j",
-            "--concurrency",
-            type=click.IntRange(min=1),
-            default=None,
-            help="Tasks at once [env TASKFLEET_CONCURRENCY; default: CPU count].",
+            "--id",
+            "job_id",
+            metavar="JOB",
+            show_default="a new unique id",
+            help="Job id.",
+            cls=DescribedDefault,
         ),
+        click.option("--name", default="", help="A name for people."),
+        concurrency_option("Tasks at once (env TASKFLEET_CONCURRENCY).", "CPU count"),
         click.option(
             "--retries",
-            type=click.IntRange(min=0),
+            type=WholeNumber(0),
+            metavar="N",
             default=None,
-            help="Extra attempts after a failure [default 2].",
+            show_default="2",
+            cls=DescribedDefault,
+            help="Extra attempts after a failure (env TASKFLEET_RETRIES).",
         ),
         click.option(
             "--retry-delay",
-            type=click.FloatRange(min=0),
+            type=Number(0, unit="seconds"),
+            metavar="S",
             default=None,
-            help="Base of the exponential backoff, seconds [default 1].",
+            show_default="1",
+            cls=DescribedDefault,
+            help="Base of the exponential backoff, in seconds.",
         ),
         click.option(
             "--timeout",
-            type=click.FloatRange(min=0, min_open=True),
+            type=Number(0, above=True, unit="seconds"),
+            metavar="S",
             default=None,
-            help="Seconds one attempt may run [default: none].",
+            show_default="none",
+            cls=DescribedDefault,
+            help="Seconds one attempt may run (env TASKFLEET_TIMEOUT).",
         ),
         click.option(
             "--fail-fast",
             "fail_fast",
             is_flag=True,
-            help="Stop starting tasks at the first failure (--fail-fast=now: "
-            "also kill running ones).",
+            help="Stop starting tasks at the first failure; --fail-fast=now "
+            "also kills running ones.",
         ),
         click.option("--fail-fast-now", "fail_fast_now", is_flag=True, hidden=True),
         click.option(
@@ -93,7 +105,8 @@ _job_options = _with_options(
         ),
         click.option(
             "--validate-rounds",
-            type=click.IntRange(min=0),
+            type=WholeNumber(0),
+            metavar="N",
             default=2,
             show_default=True,
             help="At most this many re-runs of tasks rejected by --validate.",
@@ -114,7 +127,9 @@ def _build_options(settings: Settings, flags: dict[str, Any]) -> JobOptions:
         keep_worktrees=flags["keep_worktrees"],
     )
     # The flags --concurrency, --retries, --retry-delay and --timeout are in the settings.
-    return service.job_options(settings, str(Path.cwd()), overrides)
+    options = service.job_options(settings, str(Path.cwd()), overrides)
+    # The merge target defaults to the branch checked out in the agents' repository.
+    return merge_job_options(options, flags, options.repo or str(Path.cwd()))
 
 
 async def _store_job(
@@ -154,7 +169,9 @@ _report_options = _with_options(
             help="Write results JSONL here when the job ends.",
         ),
         click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON."),
-        click.option("--quiet", "-q", is_flag=True, help="No progress, no summary."),
+        click.option(
+            "--quiet", "-q", is_flag=True, help="Print the job id and nothing else on stdout."
+        ),
     ]
 )
 
@@ -162,6 +179,7 @@ _report_options = _with_options(
 @click.command()
 @click.argument("file", metavar="FILE")
 @_job_options
+@merge_options
 @_report_options
 @pass_state
 def run(
@@ -180,6 +198,8 @@ def run(
         from taskfleet.model import RunMode
 
         job = await _store_job(store, file, settings, flags, queued=False)
+        if quiet and not as_json:
+            click.echo(job.job_id)  # at once: a script has it even if the run is stopped
         return await _run_and_report(
             store, job.job_id, RunMode.RUN, settings.lease, output, as_json, quiet
         )
@@ -191,8 +211,12 @@ def run(
 @click.command()
 @click.argument("file", metavar="FILE")
 @_job_options
+@merge_options
+@click.option(
+    "--quiet", "-q", is_flag=True, help="Print the job id and nothing else (as without it)."
+)
 @pass_state
-def submit(state: CliState, /, file: str, **flags: Any) -> None:
+def submit(state: CliState, /, file: str, quiet: bool, **flags: Any) -> None:
     """Validate FILE and store it as a queued job for a worker; print its id."""
     settings = _settings_for(state, flags)
 
@@ -220,19 +244,21 @@ def _resume_like(name: str) -> Any:
 
         settings = state.settings()
 
-        async def body(store: Store) -> tuple[int, dict[str, Any]]:
+        async def body(store: Store, job: str) -> tuple[int, dict[str, Any]]:
+            if quiet and not as_json:
+                click.echo(job)
             return await _run_and_report(
-                store, job_id, RunMode(name), settings.lease, output, as_json, quiet
+                store, job, RunMode(name), settings.lease, output, as_json, quiet
             )
 
-        code, _ = state.run(body, settings)
+        code, _ = state.run_on_job(job_id, body, settings)
         raise click.exceptions.Exit(code)
 
     command.help = (
         "Continue an interrupted (or queued) job: every task that has not succeeded runs."
         if name == "resume"
         else "Run again only the tasks that ended failed, cancelled or skipped, with fresh retries."
-    )
+    ) + "\n\nJOB: an id, a unique prefix of one, or last (the newest job)."
     return command
 
 
@@ -249,22 +275,33 @@ async def _run_and_report(
 
     from taskfleet import service
     from taskfleet.cli.progress_view import summary_text, watch
+    from taskfleet.model import RunMode
 
     watchers: list[asyncio.Task[None]] = []
+    runners: list[Runner] = []
 
     def on_runner(runner: Runner) -> None:
+        runners.append(runner)
         _install_signal_handlers(runner, quiet)
         if not quiet:
             watchers.append(asyncio.ensure_future(watch(runner)))
 
+    async def resume() -> Job:
+        return await service.run_job(
+            store, job_id, mode=RunMode.RESUME, lease_s=lease_s, on_runner=on_runner
+        )
+
     try:
         job = await service.run_job(store, job_id, mode=mode, lease_s=lease_s, on_runner=on_runner)
+        job = await merge_after_run(store, job, resume, quiet)  # with --merge only
     finally:
         for watcher in watchers:
             watcher.cancel()
         await asyncio.gather(*watchers, return_exceptions=True)
-        _remove_signal_handlers()
+        remove_signal_handlers()
     report = await service.job_report(store, job.job_id)
+    if not runners and not quiet:
+        click.echo(_nothing_to_run_note(job, mode), err=True)
     if output:
         await _write_results_file(store, job.job_id, output)
     if as_json:
@@ -272,6 +309,23 @@ async def _run_and_report(
     elif not quiet:
         click.echo(summary_text(report))
     return exit_codes.for_job(job.status), report.to_dict()
+
+
+def _nothing_to_run_note(job: Job, mode: RunMode) -> str:
+    """Why a resume or a retry ran nothing: the job had ended with nothing left to do."""
+    from taskfleet.model import JobStatus, RunMode
+
+    if mode is RunMode.RETRY:
+        return (
+            f"taskfleet: job {job.job_id} is {job.status.value} and has no failed, cancelled "
+            "or skipped task: nothing to retry"
+        )
+    note = f"taskfleet: job {job.job_id} has ended ({job.status.value}): nothing to resume"
+    if job.status is not JobStatus.COMPLETED:
+        note += (
+            f"; `taskfleet retry {job.job_id}` runs its failed, cancelled and skipped tasks again"
+        )
+    return note
 
 
 async def _write_results_file(store: Store, job_id: str, path: str) -> None:
@@ -308,73 +362,4 @@ def _install_signal_handlers(runner: Runner, quiet: bool) -> None:
         loop.add_signal_handler(sig, on_signal)
 
 
-def _remove_signal_handlers() -> None:
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.remove_signal_handler(sig)
-
-
-@click.command()
-@click.option(
-    "-c",
-    "--concurrency",
-    type=click.IntRange(min=1),
-    default=None,
-    help="At most this many tasks at once in this worker.",
-)
-@click.option(
-    "--poll",
-    type=click.FloatRange(min=0.05),
-    default=1.0,
-    show_default=True,
-    help="Seconds between looks for queued jobs.",
-)
-@click.option("--once", is_flag=True, help="Run the queued jobs there are, then exit.")
-@pass_state
-def worker(state: CliState, /, concurrency: int | None, poll: float, once: bool) -> None:
-    """Run queued jobs from the store until stopped; many workers may share one store."""
-    settings = state.settings()
-    state.run(
-        lambda store: _run_worker(
-            store, concurrency=concurrency, poll_s=poll, once=once, lease_s=settings.lease
-        ),
-        settings,
-    )
-
-
-async def _run_worker(
-    store: Store, *, concurrency: int | None, poll_s: float, once: bool, lease_s: float
-) -> None:
-    import asyncio
-
-    from taskfleet.service.worker import Worker
-
-    def say(message: str) -> None:
-        click.echo(message, err=True)
-
-    worker = Worker(store, concurrency=concurrency, poll_s=poll_s, lease_s=lease_s, on_message=say)
-    presses = 0
-
-    def on_signal() -> None:
-        # The first signal lets running tasks finish; a second one kills them.
-        nonlocal presses
-        presses += 1
-        if presses == 1:
-            say("taskfleet worker: stopping: running tasks finish (signal again to kill them)")
-            worker.stop()
-        else:
-            say("taskfleet worker: killing running tasks")
-            worker.kill()
-
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal)
-    try:
-        await worker.run(once=once)
-    finally:
-        _remove_signal_handlers()
-
-
-COMMANDS = [run, submit, _resume_like("resume"), _resume_like("retry"), worker]
+COMMANDS = [run, submit, _resume_like("resume"), _resume_like("retry")]

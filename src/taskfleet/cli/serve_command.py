@@ -7,6 +7,7 @@ import ipaddress
 import click
 
 from taskfleet.cli.common import CliState, pass_state
+from taskfleet.cli.options import DescribedDefault, Number, WholeNumber
 from taskfleet.errors import UsageError
 
 SHUTDOWN_GRACE_S = 3
@@ -24,7 +25,14 @@ def is_loopback(host: str) -> bool:
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option(
+    "--port",
+    type=WholeNumber(0, 65535),
+    metavar="PORT",
+    default=8000,
+    show_default=True,
+    help="Port to listen on (0: any free port).",
+)
 @click.option(
     "--no-shell",
     is_flag=True,
@@ -34,11 +42,14 @@ def is_loopback(host: str) -> bool:
     "--root",
     type=click.Path(file_okay=False, exists=True),
     default=None,
-    help="Working directory of submitted jobs and root of fs tasks [default: here].",
+    show_default="the current directory",
+    help="Working directory of submitted jobs and root of fs tasks.",
+    cls=DescribedDefault,
 )
 @click.option(
     "--max-body-mb",
-    type=click.FloatRange(min=0, min_open=True),
+    type=Number(0, above=True),
+    metavar="MB",
     default=200.0,
     show_default=True,
     help="Largest request body accepted, in MB.",

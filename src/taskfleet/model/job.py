@@ -46,6 +46,13 @@ class JobOptions:
     repo: str | None = None  # agent tasks' default repository (--repo); None: the cwd's
     # Agent tasks: the [agents] table (copy_files, setup_command) and keep_worktrees.
     agents: Mapping[str, Any] = field(default_factory=dict)
+    # The merge point (agents): merge succeeded branches when the job ends, into
+    # merge_into (recorded at submit: the branch checked out then), checked by
+    # merge_check (None: each task's check_command), then push the target once.
+    merge: bool = False
+    merge_into: str | None = None
+    merge_check: str | None = None
+    push: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +70,10 @@ class JobOptions:
             "cache": self.cache,
             "repo": self.repo,
             "agents": dict(self.agents),
+            "merge": self.merge,
+            "merge_into": self.merge_into,
+            "merge_check": self.merge_check,
+            "push": self.push,
         }
 
     @classmethod
@@ -82,6 +93,10 @@ class JobOptions:
             cache=bool(data.get("cache", False)),
             repo=data.get("repo"),
             agents=dict(data.get("agents") or {}),
+            merge=bool(data.get("merge", False)),
+            merge_into=data.get("merge_into"),
+            merge_check=data.get("merge_check"),
+            push=bool(data.get("push", False)),
         )
 
 

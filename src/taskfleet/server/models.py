@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from taskfleet.model import JobOptions
 from taskfleet.service.submit import JobOverrides, fail_fast_mode
 
 
@@ -24,6 +25,28 @@ class JobCreate(BaseModel):
     fail_fast: bool | Literal["now"] = False
     validate_cmd: str | None = Field(None, alias="validate", min_length=1)
     validate_rounds: int = Field(2, ge=0)
+    # The merge point of agent tasks (SPEC section 8), as run --merge* and --push.
+    merge: bool = False
+    merge_into: str | None = Field(None, min_length=1)
+    merge_check: str | None = Field(None, min_length=1)
+    push: bool = False
+
+    def with_merge(self, options: JobOptions) -> JobOptions:
+        """``options`` with the body's merge choices; the target defaults to the root's branch."""
+        import dataclasses
+
+        from taskfleet.service.git import branch_at_submit
+
+        merge_into = self.merge_into
+        if merge_into is None and self.merge and options.cwd:
+            merge_into = branch_at_submit(options.cwd)
+        return dataclasses.replace(
+            options,
+            merge=self.merge,
+            merge_into=merge_into,
+            merge_check=self.merge_check,
+            push=self.push,
+        )
 
     def overrides(self) -> JobOverrides:
         """The body's options over the server's settings, as flags over config (None: setting)."""

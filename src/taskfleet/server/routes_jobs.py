@@ -58,7 +58,7 @@ async def create_job(body: JobCreate, context: ContextDep) -> dict[str, Any]:
     job = await service.submit(
         store,
         body.tasks,
-        context.job_options(body.overrides()),
+        body.with_merge(context.job_options(body.overrides())),
         context.task_rules,
         source_name="<body>",
         job_id=body.id,

@@ -8,7 +8,7 @@ interface shows a dead job as running.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ __all__ = [
     "job_progress",
     "job_report",
     "list_reports",
+    "list_reports_in_states",
     "list_reports_page",
     "progress_block",
     "report_progress",
@@ -120,6 +121,23 @@ async def list_reports(
     """Jobs newest first, with their progress."""
     reports = []
     for job in await store.list_jobs(status=status, limit=limit, offset=offset):
+        job = await reap_if_dead(store, job)
+        reports.append(JobReport(job, await store.count_tasks(job.job_id), time.time()))
+    return reports
+
+
+async def list_reports_in_states(
+    store: Store, statuses: Collection[JobStatus], *, limit: int = 100
+) -> list[JobReport]:
+    """Jobs in any of ``statuses``, newest first, at most ``limit``."""
+    # The store lists one status at a time (by its index); the newest
+    # ``limit`` of each hold the newest ``limit`` of all.
+    jobs: list[Job] = []
+    for status in set(statuses):
+        jobs += await store.list_jobs(status=status, limit=limit)
+    jobs.sort(key=lambda job: (-job.created_at, job.job_id))
+    reports = []
+    for job in jobs[:limit]:
         job = await reap_if_dead(store, job)
         reports.append(JobReport(job, await store.count_tasks(job.job_id), time.time()))
     return reports

@@ -18,7 +18,8 @@ from collections.abc import Callable
 
 from taskfleet.engine.liveness import DEFAULT_LEASE_S, new_runner, reap_if_dead
 from taskfleet.engine.runner import Runner
-from taskfleet.model import WORKER_CLAIMABLE_JOB_STATES, JobStatus
+from taskfleet.errors import TaskfleetError
+from taskfleet.model import WORKER_CLAIMABLE_JOB_STATES, Job, JobStatus
 from taskfleet.store.base import Store
 
 __all__ = ["Worker"]
@@ -93,11 +94,23 @@ class Worker:
             job = await runner.run(WORKER_CLAIMABLE_JOB_STATES, acquired=job)
         finally:
             self._current.clear()
+        if job.options.merge and job.status.is_final:
+            job = await self._merge(job)
         if job.status is JobStatus.INTERRUPTED:
             # This worker was asked to stop: hand the job back to the other workers.
             await self.store.set_job_status(job.job_id, JobStatus.QUEUED, time.time())
         self.on_message(f"taskfleet worker: job {job.job_id} {job.status.value}")
         return True
+
+    async def _merge(self, job: Job) -> Job:
+        """The merge point of a job submitted with merge: what it sends back is queued again."""
+        from taskfleet.service.merge import merge_queued_job
+
+        try:
+            return await merge_queued_job(self.store, job)
+        except TaskfleetError as exc:  # a dirty target, a failed push: the job's tasks stand
+            self.on_message(f"taskfleet worker: job {job.job_id}: {exc}")
+            return job
 
     async def _reap_dead_runners(self) -> None:
         """Show the jobs whose runner is gone ``interrupted``: a dead worker's become claimable."""

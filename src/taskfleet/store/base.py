@@ -71,6 +71,14 @@ class Store(Protocol):
     async def count_jobs(self, *, status: JobStatus | None = None) -> int:
         """How many jobs (with that status)."""
 
+    async def job_ids_starting_with(self, prefix: str, *, limit: int) -> list[str]:
+        """Ids of the jobs whose id starts with ``prefix`` (case-sensitive), in id order.
+
+        At most ``limit``. ``prefix`` is plain text: no character in it is a
+        wildcard. Served from the job id's index, so it stays cheap however
+        many jobs the store holds.
+        """
+
     async def acquire_job(
         self, job_id: str, runner: RunnerInfo, from_statuses: Collection[JobStatus]
     ) -> Job:
@@ -197,6 +205,12 @@ class Store(Protocol):
         Unknown ids are ignored; returns the ids that were marked, in the order
         given. Validation runs when every task has ended, and any ended task
         may become failed; a queued one may not (InvalidTransition).
+        """
+
+    async def set_task_result(self, job_id: str, task_id: str, result: Any) -> None:
+        """Replace a task's result, its status unchanged (the merge point records ``merged``).
+
+        ``result`` is JSON-serialisable. Raises TaskNotFound (or JobNotFound).
         """
 
     async def release_leases(self, job_id: str, runner_id: str) -> None:

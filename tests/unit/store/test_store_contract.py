@@ -110,6 +110,24 @@ async def test_list_and_count_jobs(store: Store) -> None:
     assert await store.count_jobs(status=JobStatus.RUNNING) == 0
 
 
+async def test_job_ids_starting_with_a_prefix(store: Store) -> None:
+    ids = ["job-b2", "job-a1", "job-a10", "Job-a3", "job-a", "x%y", "x_z", "xy", "a*b", "a[c", "ab"]
+    for job_id in ids:
+        await store.create_job(job(job_id), [])
+
+    # In id order, case-sensitive, capped at the limit; an exact id matches itself.
+    assert await store.job_ids_starting_with("job-a", limit=10) == ["job-a", "job-a1", "job-a10"]
+    assert await store.job_ids_starting_with("job-", limit=2) == ["job-a", "job-a1"]
+    assert await store.job_ids_starting_with("job-a10", limit=10) == ["job-a10"]
+    assert await store.job_ids_starting_with("nope", limit=10) == []
+    # Wildcards of LIKE and GLOB in the prefix are plain characters.
+    assert await store.job_ids_starting_with("x%", limit=10) == ["x%y"]
+    assert await store.job_ids_starting_with("x_", limit=10) == ["x_z"]
+    assert await store.job_ids_starting_with("a*", limit=10) == ["a*b"]
+    assert await store.job_ids_starting_with("a[", limit=10) == ["a[c"]
+    assert await store.job_ids_starting_with("", limit=3) == ["Job-a3", "a*b", "a[c"]
+
+
 async def test_duplicate_job_id_conflicts(store: Store) -> None:
     await store.create_job(job(), tasks(2))
     with pytest.raises(JobConflict):

@@ -96,11 +96,7 @@ class LlmKind:
         # as their owner, so two requests started that way would look like one
         # Task taking a held lock. Yield once: the attempt goes on in its own Task.
         await asyncio.sleep(0)
-        try:
-            endpoint = resolve_endpoint(spec.get("endpoint"), ctx.endpoints, self._env)
-        except KeyError:
-            raise FatalError(f"unknown endpoint '{spec.get('endpoint')}'") from None
-        gate = self.gate(endpoint)
+        endpoint = self._endpoint(spec, ctx)
         key = None
         if ctx.response_cache is not None and (spec.get("cache") or ctx.cache_all):
             key = cache_key(endpoint.base_url, spec["path"], spec["body"])
@@ -108,6 +104,32 @@ class LlmKind:
             if cached is not None:
                 meta = {"status_code": 200, "request_id": None, "cached": True}
                 return Outcome.success({**cached, RESPONSE_META: meta}, usage={"cache_hits": 1.0})
+        outcome, body = await self._exchange(endpoint, spec, ctx)
+        if key is not None and outcome.ok and ctx.response_cache is not None:
+            await ctx.response_cache.put(key, body)
+        return outcome
+
+    async def send(self, spec: Mapping[str, Any], ctx: RunContext) -> Outcome:
+        """One request of a normalised spec through its endpoint's gate, classified (no cache).
+
+        For callers that hold a conversation of many requests (the agent kind's
+        turns and reviews): the same endpoint resolution, gate, classification
+        and usage as an llm task's attempt.
+        """
+        outcome, _ = await self._exchange(self._endpoint(spec, ctx), spec, ctx)
+        return outcome
+
+    def _endpoint(self, spec: Mapping[str, Any], ctx: RunContext) -> Endpoint:
+        try:
+            return resolve_endpoint(spec.get("endpoint"), ctx.endpoints, self._env)
+        except KeyError:
+            raise FatalError(f"unknown endpoint '{spec.get('endpoint')}'") from None
+
+    async def _exchange(
+        self, endpoint: Endpoint, spec: Mapping[str, Any], ctx: RunContext
+    ) -> tuple[Outcome, Any]:
+        """The classified outcome of one request, and the body the endpoint answered."""
+        gate = self.gate(endpoint)
         # The client (and the first import of httpx, ~0.1 s of blocked loop) before
         # admission: a request must go out as soon as its reservation is made, or
         # the requests reserved during the stall all arrive together and one
@@ -115,10 +137,7 @@ class LlmKind:
         client = self._clients.get(endpoint)
         ticket = await self._admit(gate, spec["body"], ctx)
         answer = await self._send(client, endpoint, gate, ticket, spec)
-        outcome = self._outcome(endpoint, gate, ticket, answer, ctx)
-        if key is not None and outcome.ok and ctx.response_cache is not None:
-            await ctx.response_cache.put(key, answer.body)
-        return outcome
+        return self._outcome(endpoint, gate, ticket, answer, ctx), answer.body
 
     def _dead_key(self, gate: EndpointGate, ctx: RunContext) -> tuple[str, str]:
         headers = gate.endpoint.request_headers(self._env)

@@ -140,6 +140,10 @@ class MemoryStore:
         """How many jobs (with that status)."""
         return sum(1 for job in self._jobs.values() if status is None or job.status is status)
 
+    async def job_ids_starting_with(self, prefix: str, *, limit: int) -> list[str]:
+        """Ids of the jobs whose id starts with ``prefix``, in id order, at most ``limit``."""
+        return sorted(job_id for job_id in self._jobs if job_id.startswith(prefix))[:limit]
+
     async def acquire_job(
         self, job_id: str, runner: RunnerInfo, from_statuses: Collection[JobStatus]
     ) -> Job:
@@ -293,6 +297,10 @@ class MemoryStore:
         selected = [job_tasks.by_seq[seq] for seq in seqs if seq is not None]
         fail_tasks(job_tasks, selected, error)
         return [task.id for task in selected]
+
+    async def set_task_result(self, job_id: str, task_id: str, result: Any) -> None:
+        """Replace a task's result, its status unchanged; raises TaskNotFound (or JobNotFound)."""
+        self._find(job_id, task_id).result = json_copy(result)
 
     async def release_leases(self, job_id: str, runner_id: str) -> None:
         """Give back every task leased by ``runner_id`` (``running`` ones to ``queued``)."""

@@ -33,6 +33,7 @@ _JOB_EXISTS = _QUERIES["job_exists"]
 _JOB_STATUS = _QUERIES["job_status"]
 _LIST_JOBS = _QUERIES["list_jobs"]
 _COUNT_JOBS = _QUERIES["count_jobs"]
+_JOB_IDS_MATCHING = _QUERIES["job_ids_matching"]
 _ACQUIRE_JOB = _QUERIES["acquire_job"]
 _LOCK_OLDEST_WAITING_JOB = _QUERIES["lock_oldest_waiting_job"]
 _LOCK_JOB_RUNNER = _QUERIES["lock_job_runner"]
@@ -83,6 +84,12 @@ class JobQueries:
         if row is None:
             raise JobNotFound(job_id)
         return JobStatus(row[0])
+
+    async def ids_starting_with(self, prefix: str, limit: int) -> list[str]:
+        """Ids of the jobs whose id starts with ``prefix``, in id order, at most ``limit``."""
+        pattern = _like_escape(prefix) + "%"
+        cursor = await self.conn.execute(_JOB_IDS_MATCHING, {"pattern": pattern, "limit": limit})
+        return [str(row[0]) for row in await cursor.fetchall()]
 
     async def list(self, status: JobStatus | None, limit: int, offset: int) -> list[Job]:
         """Jobs, newest first."""
@@ -201,3 +208,8 @@ class JobQueries:
     async def put_cached_response(self, key: str, response: Any, now: float) -> None:
         """Store ``response`` under ``key`` (the last one wins)."""
         await self.conn.execute(_PUT_CACHED_RESPONSE, (key, encode_json(response), now))
+
+
+def _like_escape(text: str) -> str:
+    """``text`` with LIKE's wildcards (and the escape character itself) matched literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -77,6 +77,16 @@ LIMIT %(limit)s OFFSET %(offset)s
 -- How many jobs, with one status or any.
 SELECT count(*) FROM jobs WHERE %(status)s::text IS NULL OR status = %(status)s::text
 
+-- name: job_ids_matching
+-- Ids of the jobs whose id matches a LIKE pattern (a prefix, its % and _
+-- escaped with a backslash, then %), in id order: how a typed job id prefix
+-- is resolved. LIKE is case-sensitive here; with a literal prefix the planner
+-- turns it into a range on the primary key's index (in a C-collated
+-- database; elsewhere the jobs table is small enough to scan). Ordered by
+-- code point (COLLATE "C"), as the other stores order ids.
+SELECT job_id FROM jobs WHERE job_id LIKE %(pattern)s ESCAPE '\'
+ORDER BY job_id COLLATE "C" LIMIT %(limit)s
+
 -- name: acquire_job
 -- Make a runner the job's runner, if the job is in one of the given states.
 -- A compare-and-set: a concurrent acquirer waits on the row lock, then
@@ -273,6 +283,13 @@ WHERE job_id = %(job_id)s AND status = ANY(%(from_statuses)s::text[])
 UPDATE tasks SET status = %(status)s, error = %(error)s, lease_owner = NULL
 WHERE job_id = %(job_id)s AND task_id = ANY(%(task_ids)s::text[])
     AND status = ANY(%(from_statuses)s::text[])
+RETURNING task_id
+
+-- name: set_task_result
+-- Replace one task's result (JSON text), its status unchanged: the merge
+-- point records that an agent's branch was merged.
+UPDATE tasks SET result = %(result)s
+WHERE job_id = %(job_id)s AND task_id = %(task_id)s
 RETURNING task_id
 
 -- name: interrupt_attempts

@@ -140,6 +140,11 @@ class PostgresStore:
         async with self._transaction() as conn:
             return await self._jobs(conn).count(status)
 
+    async def job_ids_starting_with(self, prefix: str, *, limit: int) -> list[str]:
+        """Ids of the jobs whose id starts with ``prefix``, in id order, at most ``limit``."""
+        async with self._transaction() as conn:
+            return await self._jobs(conn).ids_starting_with(prefix, limit)
+
     async def acquire_job(
         self, job_id: str, runner: RunnerInfo, from_statuses: Collection[JobStatus]
     ) -> Job:
@@ -297,6 +302,12 @@ class PostgresStore:
             await postgres_tasks.lock_job_tasks(conn, job_id)
             marked = await postgres_tasks.fail_tasks(conn, job_id, wanted, error)
         return [task_id for task_id in wanted if task_id in marked]
+
+    async def set_task_result(self, job_id: str, task_id: str, result: Any) -> None:
+        """Replace a task's result, its status unchanged; raises TaskNotFound (or JobNotFound)."""
+        async with self._transaction() as conn:
+            if not await postgres_tasks.set_task_result(conn, job_id, task_id, result):
+                await self._get_task(conn, job_id, task_id)  # raises the right NotFound
 
     async def release_leases(self, job_id: str, runner_id: str) -> None:
         """Give back every task leased by ``runner_id`` (``running`` ones to ``queued``)."""

@@ -15,7 +15,7 @@ from typing import Any
 from taskfleet.errors import TaskfileError, TaskfileIssue
 from taskfleet.model import AttemptOutcome, TaskSpec, TaskStatus
 from taskfleet.store.common.queries import load_queries
-from taskfleet.store.common.rows import task_insert_row
+from taskfleet.store.common.rows import encode_json, task_insert_row
 from taskfleet.store.common.transitions import allowed_task_sources, checked_task_sources
 from taskfleet.store.postgres.schema import JOB_LOCK_NAMESPACE, Connection
 
@@ -32,6 +32,7 @@ _ANALYZE_DEP_STAGING = _QUERIES["analyze_dep_staging"]
 _UNKNOWN_DEPENDENCIES = _QUERIES["unknown_dependencies"]
 _CANCEL_OPEN_TASKS = _QUERIES["cancel_open_tasks"]
 _FAIL_TASKS = _QUERIES["fail_tasks"]
+_SET_TASK_RESULT = _QUERIES["set_task_result"]
 _INTERRUPT_ATTEMPTS = _QUERIES["interrupt_attempts"]
 _RELEASE_TASK_LEASES = _QUERIES["release_task_leases"]
 _REOPEN_TASKS = _QUERIES["reopen_tasks"]
@@ -176,3 +177,10 @@ async def reopen_tasks(
     }
     cursor = await conn.execute(_REOPEN_TASKS, params)
     return cursor.rowcount
+
+
+async def set_task_result(conn: Connection, job_id: str, task_id: str, result: Any) -> bool:
+    """Replace one task's result; False when the job has no such task."""
+    params = {"job_id": job_id, "task_id": task_id, "result": encode_json(result)}
+    cursor = await conn.execute(_SET_TASK_RESULT, params)
+    return await cursor.fetchone() is not None

@@ -31,6 +31,7 @@ _LIST_JOBS = _QUERIES["list_jobs"]
 _LIST_JOBS_WITH_STATUS = _QUERIES["list_jobs_with_status"]
 _COUNT_JOBS = _QUERIES["count_jobs"]
 _COUNT_JOBS_WITH_STATUS = _QUERIES["count_jobs_with_status"]
+_JOB_IDS_MATCHING = _QUERIES["job_ids_matching"]
 _JOB_STATUS = _QUERIES["job_status"]
 _ACQUIRE_JOB = _QUERIES["acquire_job"]
 _OLDEST_WAITING_JOB = _QUERIES["oldest_waiting_job"]
@@ -94,6 +95,19 @@ def count_jobs(conn: sqlite3.Connection, status: JobStatus | None) -> int:
     else:
         row = conn.execute(_COUNT_JOBS_WITH_STATUS, (status.value,)).fetchone()
     return int(row[0])
+
+
+def job_ids_starting_with(conn: sqlite3.Connection, prefix: str, limit: int) -> list[str]:
+    """Ids of the jobs whose id starts with ``prefix``, in id order, at most ``limit``."""
+    rows = conn.execute(_JOB_IDS_MATCHING, (_glob_prefix(prefix), limit)).fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def _glob_prefix(prefix: str) -> str:
+    # GLOB, unlike LIKE, is case-sensitive as the ids are; its wildcards * ? [
+    # are matched literally inside brackets.
+    escaped = "".join(f"[{char}]" if char in "*?[" else char for char in prefix)
+    return escaped + "*"
 
 
 def oldest_waiting_job(conn: sqlite3.Connection) -> str | None:

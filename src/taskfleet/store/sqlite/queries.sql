@@ -72,6 +72,13 @@ SELECT count(*) FROM jobs;
 -- How many jobs are in one status (index jobs_by_status).
 SELECT count(*) FROM jobs WHERE status = ?;
 
+-- name: job_ids_matching
+-- Ids of the jobs whose id matches a GLOB pattern (a prefix, its wildcards
+-- escaped, then *), in id order: how a typed job id prefix is resolved.
+-- GLOB is case-sensitive and, with a literal prefix, searches the primary
+-- key's index (sqlite_autoindex_jobs_1) as a range instead of scanning.
+SELECT job_id FROM jobs WHERE job_id GLOB ? ORDER BY job_id LIMIT ?;
+
 -- name: job_status
 -- A job's status: why an acquire found nothing to take, or whether it exists.
 SELECT status FROM jobs WHERE job_id = ?;
@@ -381,6 +388,13 @@ WHERE job_id = :job_id AND task_id IN (SELECT value FROM json_each(:task_ids));
 -- without skipping their dependants (the validation round reopens what it needs).
 UPDATE tasks SET status = 'failed', error = :error, lease_owner = NULL
 WHERE job_id = :job_id AND task_id IN (SELECT value FROM json_each(:task_ids))
+RETURNING task_id;
+
+-- name: set_task_result
+-- Replace one task's result (JSON text), its status unchanged: the merge
+-- point records that an agent's branch was merged.
+UPDATE tasks SET result = :result
+WHERE job_id = :job_id AND task_id = :task_id
 RETURNING task_id;
 
 -- name: clear_reopen_selection

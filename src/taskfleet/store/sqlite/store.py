@@ -111,6 +111,11 @@ class SqliteStore:
         with self._reading() as conn:
             return sqlite_jobs.count_jobs(conn, status)
 
+    async def job_ids_starting_with(self, prefix: str, *, limit: int) -> list[str]:
+        """Ids of the jobs whose id starts with ``prefix``, in id order, at most ``limit``."""
+        with self._reading() as conn:
+            return sqlite_jobs.job_ids_starting_with(conn, prefix, limit)
+
     async def acquire_job(
         self, job_id: str, runner: RunnerInfo, from_statuses: Collection[JobStatus]
     ) -> Job:
@@ -233,6 +238,13 @@ class SqliteStore:
         with self._transaction() as conn:
             marked = sqlite_tasks.fail_tasks(conn, job_id, wanted, error)
         return [task_id for task_id in wanted if task_id in marked]
+
+    async def set_task_result(self, job_id: str, task_id: str, result: Any) -> None:
+        """Replace a task's result, its status unchanged; raises TaskNotFound (or JobNotFound)."""
+        with self._transaction() as conn:
+            if sqlite_tasks.set_task_result(conn, job_id, task_id, result):
+                return
+        await self.get_task(job_id, task_id)  # raises the right NotFound
 
     async def release_leases(self, job_id: str, runner_id: str) -> None:
         """Give back every task leased by ``runner_id`` (``running`` ones to ``queued``)."""

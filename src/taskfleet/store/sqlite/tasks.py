@@ -34,6 +34,7 @@ _ARCHIVE_ROW_ATTEMPTS_OF_TASK_IDS = _QUERIES["archive_row_attempts_of_task_ids"]
 _CLEAR_ROW_ATTEMPTS_OF_TASK_IDS = _QUERIES["clear_row_attempts_of_task_ids"]
 _STATUSES_OF_TASK_IDS = _QUERIES["statuses_of_task_ids"]
 _FAIL_TASKS = _QUERIES["fail_tasks"]
+_SET_TASK_RESULT = _QUERIES["set_task_result"]
 _CLEAR_REOPEN_SELECTION = _QUERIES["clear_reopen_selection"]
 _SELECT_FOR_REOPEN = _QUERIES["select_for_reopen"]
 _ARCHIVE_ROW_ATTEMPTS_OF_SELECTION = _QUERIES["archive_row_attempts_of_reopen_selection"]
@@ -151,3 +152,9 @@ def reopen_tasks(
         conn.execute(_PEND_UNMET, params)
     conn.execute(_CLEAR_REOPEN_SELECTION)
     return count
+
+
+def set_task_result(conn: sqlite3.Connection, job_id: str, task_id: str, result: Any) -> bool:
+    """Replace one task's result; False when the job has no such task."""
+    params = {"job_id": job_id, "task_id": task_id, "result": encode_json(result)}
+    return conn.execute(_SET_TASK_RESULT, params).fetchone() is not None
