@@ -15,6 +15,9 @@ from typing import Any
 
 import pytest
 
+from fakes.openai_server import FakeOpenAI
+from fakes.scripted_chat import answer, tool_call
+
 from .helpers import Cli, describe, intervals, overlapping_pairs, pid_alive, read_lines, wait_for
 
 STANDIN = Path(__file__).parent.parent / "agents" / "standin_agent.py"
@@ -243,3 +246,40 @@ def test_agents_table_copies_files_runs_setup_and_shows_in_config(cli: Cli, repo
     kept = repo / ".taskfleet" / "worktrees" / "kept" / "e"
     assert (kept / ".env").read_text() == "TOKEN=local\n"
     assert (kept / "src" / "e.py").is_file()
+
+
+def test_the_builtin_agent_and_a_reviewer_through_the_loop(cli: Cli, repo: Path) -> None:
+    with FakeOpenAI() as server:
+        (repo / "taskfleet.toml").write_text(
+            f'[endpoints.default]\nbase_url = "{server.base_url}"\n'
+        )
+        server.script(
+            "coder",
+            [
+                tool_call("write_file", path="src/new.py", content="v1\n"),
+                answer("wrote v1"),
+                tool_call("write_file", path="src/new.py", content="v2\n"),
+                answer("wrote v2"),
+            ],
+        )
+        server.script("rev", [answer("Please make it v2."), answer("APPROVE")])
+        task = {
+            "id": "b",
+            "kind": "agent",
+            "prompt": "Create src/new.py",
+            "model": "coder",
+            "reviewer_model": "rev",
+            "scope": ["src"],
+            "check_command": "test -f src/new.py",
+        }
+        cli.write_tasks("agents.jsonl", [task])
+        outcome = cli.run_job("run", "agents.jsonl", "--id", "built")
+        assert outcome.code == 0, describe(outcome.proc)
+        result = outcome.tasks["b"]["result"]
+        assert result["loops"] == 2
+        assert result["review"]["verdict"] == "approve"
+        assert git(repo, "show", f"{result['commit']}:src/new.py") == "v2\n"
+        # The reviewer's notes were the coder's feedback on its second turn.
+        second_turn = json.dumps(server.requests("coder")[2])
+        assert "Please make it v2." in second_turn
+        assert result["usage"]["total_tokens"] > 0
