@@ -13,6 +13,7 @@ import click
 
 from taskfleet.cli import exit_codes
 from taskfleet.cli.common import CliState, pass_state
+from taskfleet.cli.options import DescribedDefault
 
 if TYPE_CHECKING:
     from taskfleet.engine.runner import Runner
@@ -28,15 +29,18 @@ _TARGET_OPTIONS = [
         "merge_into",
         metavar="BRANCH",
         default=None,
-        help="Branch the agents' branches merge into [default: the branch checked out at submit].",
+        show_default="the branch checked out at submit",
+        cls=DescribedDefault,
+        help="Branch the agents' branches merge into.",
     ),
     click.option(
         "--merge-check",
         "merge_check",
         metavar="CMD",
         default=None,
-        help="Combined check run on each rebased branch before it merges "
-        "[default: the task's check_command].",
+        show_default="the task's check_command",
+        cls=DescribedDefault,
+        help="Combined check run on each rebased branch before it merges.",
     ),
     click.option("--push", is_flag=True, help="Push the target once, after every merge."),
 ]

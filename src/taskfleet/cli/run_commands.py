@@ -96,12 +96,14 @@ _job_options = _with_options(
             "--repo",
             metavar="DIR",
             default=None,
-            help="agent tasks: the git repository [default: the current directory's].",
+            show_default="the current directory's",
+            cls=DescribedDefault,
+            help="Agent tasks: the git repository they change.",
         ),
         click.option(
             "--keep-worktrees",
             is_flag=True,
-            help="agent tasks: leave each attempt's worktree in place when it ends.",
+            help="Agent tasks: leave each attempt's worktree in place when it ends.",
         ),
         click.option(
             "--validate-rounds",
