@@ -93,6 +93,19 @@ _job_options = _with_options(
             help="llm tasks: reuse stored responses of identical requests.",
         ),
         click.option(
+            "--repo",
+            metavar="DIR",
+            default=None,
+            show_default="the current directory's",
+            cls=DescribedDefault,
+            help="Agent tasks: the git repository they change.",
+        ),
+        click.option(
+            "--keep-worktrees",
+            is_flag=True,
+            help="Agent tasks: leave each attempt's worktree in place when it ends.",
+        ),
+        click.option(
             "--validate-rounds",
             type=WholeNumber(0),
             metavar="N",
@@ -117,10 +130,13 @@ def _build_options(settings: Settings, flags: dict[str, Any]) -> JobOptions:
         validate_cmd=flags["validate_cmd"],
         validate_rounds=flags["validate_rounds"],
         cache=flags["cache"],
+        repo=flags["repo"],
+        keep_worktrees=flags["keep_worktrees"],
     )
     # The flags --concurrency, --retries, --retry-delay and --timeout are in the settings.
     options = service.job_options(settings, str(Path.cwd()), overrides)
-    return merge_job_options(options, flags, str(Path.cwd()))
+    # The merge target defaults to the branch checked out in the agents' repository.
+    return merge_job_options(options, flags, options.repo or str(Path.cwd()))
 
 
 async def _store_job(

@@ -8,6 +8,7 @@ once, where it is read (a config file, or ``profiles=`` in the Python API);
 from __future__ import annotations
 
 import json
+import math
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -76,6 +77,8 @@ def parse_profile(name: str, table: Any, where: str) -> Profile:
             f"{where}: profiles.{name}.concurrency: "
             f"expected an integer ≥ 1, got {show_value(concurrency)}"
         )
+    if kind == "agent":
+        _check_agent_profile(name, table, where)
     template: dict[str, str] = {}
     defaults: dict[str, Any] = {}
     for key, value in table.items():
@@ -83,8 +86,10 @@ def parse_profile(name: str, table: Any, where: str) -> Profile:
             raise ConfigError(f"{where}: profiles.{name}: a profile cannot set '{key}'")
         if key in ("kind", "concurrency"):
             continue
+        # An agent's command is filled per turn ({check_output} changes), by the kind.
+        agent_command = kind == "agent" and key == "command"
         # Any braces make a string a template, so `{{` always means a literal brace.
-        if isinstance(value, str) and ("{" in value or "}" in value):
+        if isinstance(value, str) and ("{" in value or "}" in value) and not agent_command:
             try:
                 parse_template(value)
             except ValueError as exc:
@@ -93,3 +98,24 @@ def parse_profile(name: str, table: Any, where: str) -> Profile:
         else:
             defaults[key] = value
     return Profile(name, kind, template, defaults, concurrency)
+
+
+def _check_agent_profile(name: str, table: Mapping[str, Any], where: str) -> None:
+    """An external agent's profile: a ``command`` template and an optional ``idle_timeout``."""
+    command = table.get("command")
+    if not isinstance(command, str) or not command.strip():
+        raise ConfigError(
+            f"{where}: profiles.{name}.command: an agent profile needs a command "
+            f'such as "claude -p {{prompt}}", got {show_value(command)}'
+        )
+    try:
+        parse_template(command)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: profiles.{name}.command: {exc}") from None
+    idle = table.get("idle_timeout")
+    number = isinstance(idle, int | float) and not isinstance(idle, bool)
+    if idle is not None and not (number and math.isfinite(idle) and idle > 0):
+        raise ConfigError(
+            f"{where}: profiles.{name}.idle_timeout: "
+            f"expected a number of seconds > 0, got {show_value(idle)}"
+        )

@@ -33,7 +33,8 @@ __all__ = [
 
 DEFAULT_DB = "sqlite:///.taskfleet/taskfleet.db"
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
-_TABLES = ("profiles", "resources", "endpoints")
+_TABLES = ("profiles", "resources", "endpoints", "agents")
+_AGENT_KEYS = ("copy_files", "setup_command")
 _SECRET_WORDS = ("token", "secret", "password", "api_key")
 
 
@@ -53,6 +54,8 @@ class Settings:
     profiles: Mapping[str, Profile] = field(default_factory=dict)
     resources: Mapping[str, int] = field(default_factory=dict)
     endpoints: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    # [agents]: copy_files (copied into each agent worktree), setup_command (run there first).
+    agents: Mapping[str, Any] = field(default_factory=dict)
     config_file: Path | None = None
     # key (as written in taskfleet.toml) -> "flag", "env TASKFLEET_X",
     # "taskfleet.toml", "pyproject.toml" or "default"
@@ -211,7 +214,40 @@ def _parse_tables(data: Mapping[str, Any], where: str) -> dict[str, Any]:
         name: check_endpoint_table(name, table, where)
         for name, table in data.get("endpoints", {}).items()
     }
-    return {"profiles": profiles, "resources": resources, "endpoints": endpoints}
+    return {
+        "profiles": profiles,
+        "resources": resources,
+        "endpoints": endpoints,
+        "agents": _agents_table(data.get("agents", {}), where),
+    }
+
+
+def _agents_table(table: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The checked ``[agents]`` table."""
+    unknown = sorted(set(table) - set(_AGENT_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{where}: agents: unknown key(s) {', '.join(unknown)} "
+            f"(known: {', '.join(_AGENT_KEYS)})"
+        )
+    agents: dict[str, Any] = {}
+    files = table.get("copy_files")
+    if files is not None:
+        if not isinstance(files, list) or not all(isinstance(f, str) and f for f in files):
+            raise ConfigError(
+                f"{where}: agents.copy_files: expected a list of paths, got {show_value(files)}"
+            )
+        if any(Path(f).is_absolute() or ".." in Path(f).parts for f in files):
+            raise ConfigError(f"{where}: agents.copy_files: paths must stay inside the repository")
+        agents["copy_files"] = list(files)
+    setup = table.get("setup_command")
+    if setup is not None:
+        if not isinstance(setup, str) or not setup.strip():
+            raise ConfigError(
+                f"{where}: agents.setup_command: expected a command, got {show_value(setup)}"
+            )
+        agents["setup_command"] = setup
+    return agents
 
 
 # -- putting it together -----------------------------------------------------
@@ -326,4 +362,6 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
                 settings.sources.get("endpoints", "default"),
             )
         )
+    for key, value in settings.agents.items():
+        rows.append((f"agents.{key}", show_value(value), settings.sources.get("agents", "default")))
     return rows

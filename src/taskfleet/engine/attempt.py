@@ -77,6 +77,10 @@ class AttemptLauncher:
             options.cache,
             self._response_cache,
             self._request_meter,
+            None,  # on_output: set below for a job whose output is shown as it comes
+            task.scope,
+            task.description,
+            options.agents,
         )
         if self._on_output is not None:
             ctx.on_output = functools.partial(self._on_output, task.id)

@@ -146,6 +146,8 @@ def infer_kind(task: Mapping[str, Any]) -> str | None:
         return "shell"
     if "function" in task:
         return "python"
+    if "check_command" in task and ("prompt" in task or "description" in task):
+        return "agent"  # SPEC 8: a prompt with a check to pass is a coding task
     if "prompt" in task or "messages" in task or ("custom_id" in task and "body" in task):
         return "llm"
     if "duration" in task:

@@ -35,6 +35,7 @@ from taskfleet.input.fields import (
     task_spec,
     to_id,
 )
+from taskfleet.input.job_checks import JobChecks
 from taskfleet.input.profile_apply import ProfileApplier
 from taskfleet.input.sources import (
     TaskSource,
@@ -46,7 +47,6 @@ from taskfleet.input.sources import (
     read_objects,
 )
 from taskfleet.kinds import Kind, get_kind
-from taskfleet.kinds.llm.endpoints import missing_key, resolve_endpoint
 from taskfleet.model import TaskSpec
 
 __all__ = ["TaskSource", "open_source", "parse_tasks", "read_all"]
@@ -72,13 +72,12 @@ class _SpecBuilder:
         endpoints: Mapping[str, Any] | None = None,
         environ: Mapping[str, str] | None = None,
         allow_empty: bool = False,
+        agent_repo: str | None = None,
     ) -> None:
         self.source = source
         self.allow_empty = allow_empty
         self.profiles = profiles
         self.resource_limits = resource_limits
-        self.endpoints = endpoints
-        self.environ = environ
         self.kinds = kinds
         self.objects = 0  # input objects seen, good or bad
         self.issues: list[TaskfileIssue] = []  # the first MAX_ISSUES
@@ -95,7 +94,7 @@ class _SpecBuilder:
         # (kind, profile, is a batch line) -> the fields such a task may give (None: any)
         self._known: dict[tuple[str, str | None, bool], frozenset[str] | None] = {}
         self._told: set[tuple[str, str]] = set()  # (profile, field) reported once
-        self._keys_checked: set[str | None] = set()  # endpoints whose API key was checked
+        self._job_checks = JobChecks(endpoints, environ, agent_repo)
 
     def add_issue(self, line: int | None, field: str | None, message: str) -> None:
         self.problems += 1
@@ -133,7 +132,9 @@ class _SpecBuilder:
             self._check_links(task_id, fields, line)
         parsed = None
         if kind is not None:
-            parsed = self._parse_own(spec, given, kind_name, kind, profile_name, batch_line, line)
+            parsed = self._parse_own(
+                spec, given, fields, kind_name, kind, profile_name, batch_line, line
+            )
         if self.problems != before or task_id is None or parsed is None:
             return None
         return task_spec(task_id, seq, kind_name, parsed, profile_name, fields)
@@ -142,6 +143,7 @@ class _SpecBuilder:
         self,
         spec: Mapping[str, Any],
         given: Mapping[str, Any],
+        fields: dict[str, Any],
         kind_name: str,
         kind: Kind,
         profile_name: str | None,
@@ -160,9 +162,7 @@ class _SpecBuilder:
         if not names_ok:
             return None  # after an unknown field the kind would only repeat it
         try:
-            parsed = kind.parse(spec)
-            if kind_name == "llm":
-                self._check_endpoint(parsed)
+            parsed = self._job_checks.parse(kind_name, kind, dict(spec), fields)
         except FieldError as exc:
             self.add_issue(line, exc.field, exc.message)
             return None
@@ -194,23 +194,6 @@ class _SpecBuilder:
                 where = f"profile '{profile_name}' sets '{name}'"
                 self.add_issue(line, "profile", f"{where}: {message}")
         return not unknown
-
-    def _check_endpoint(self, parsed: Mapping[str, Any]) -> None:
-        """An endpoint a task names must be configured, and have a key if it needs one.
-
-        Kinds cannot see the config, nor the environment that holds the keys.
-        """
-        name = parsed.get("endpoint")
-        if self.endpoints is not None and name is not None and name not in self.endpoints:
-            known = ", ".join(sorted(self.endpoints)) or "none configured"
-            raise FieldError("endpoint", f"unknown endpoint {show(name)} (known: {known})")
-        if self.environ is None or name in self._keys_checked:
-            return  # once per endpoint: every task of it would say the same
-        self._keys_checked.add(name)
-        endpoint = resolve_endpoint(name, self.endpoints or {}, self.environ)
-        reason = missing_key(endpoint, self.environ)
-        if reason is not None:
-            raise FieldError("endpoint", reason)
 
     def _batch_line(self, obj: dict[str, Any], line: int) -> dict[str, Any]:
         """An OpenAI Batch API line: custom_id is the id, the rest goes to the llm kind."""
@@ -337,6 +320,7 @@ def parse_tasks(
     endpoints: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
     allow_empty: bool = False,
+    agent_repo: str | None = None,
 ) -> Iterator[TaskSpec]:
     """Yield the tasks of ``source`` as read; at the end raise TaskfileError if any was bad.
 
@@ -346,11 +330,15 @@ def parse_tasks(
     every resource or endpoint a task names must be a key of it; ``kinds``
     looks kinds up (tests pass fakes); given ``environ`` (where the tasks will
     run), an llm endpoint that needs an API key must find it there; no task at
-    all is an issue unless ``allow_empty``. After the first problem nothing
-    more is yielded, but the input is read to its end (at most 100 issues).
+    all is an issue unless ``allow_empty``; agent tasks' ``repo`` is relative
+    to ``agent_repo`` (None: this process's directory) and their ``base`` is
+    resolved to a commit. After the first problem nothing more is yielded, but
+    the input is read to its end (at most 100 issues).
     """
     name = source_name or default_source_name(source)
-    reader = _SpecBuilder(name, profiles, resource_limits, kinds, endpoints, environ, allow_empty)
+    reader = _SpecBuilder(
+        name, profiles, resource_limits, kinds, endpoints, environ, allow_empty, agent_repo
+    )
     try:
         yield from _read(reader, source)
     except UnicodeDecodeError as exc:  # from a text stream, which decodes ahead of lines

@@ -54,6 +54,11 @@ class RunContext:
     activity: RequestMeter | None = None
     # Where a kind that produces output (shell) sends each line, without its newline.
     on_output: OutputListener | None = None
+    # Agent tasks: the task's scope and description (common fields, not in its spec),
+    # and the job's [agents] table (copy_files, setup_command, keep_worktrees).
+    scope: tuple[str, ...] = ()
+    description: str = ""
+    agents: Mapping[str, Any] = field(default_factory=dict)
 
 
 class ResponseCache(Protocol):

@@ -17,8 +17,8 @@ from taskfleet.model import Outcome
 
 __all__ = ["COMMAND_KINDS", "kinds_without_commands"]
 
-# Kinds that run arbitrary commands or code; a new such kind (agent) belongs here.
-COMMAND_KINDS = frozenset({"shell", "python"})
+# Kinds that run arbitrary commands or code (an agent runs its check and its CLI).
+COMMAND_KINDS = frozenset({"shell", "python", "agent"})
 _REASON = "turned off on this server (--no-shell)"
 
 

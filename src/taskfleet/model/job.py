@@ -43,6 +43,9 @@ class JobOptions:
     # [endpoints.NAME] tables for llm tasks: environment variable names, never secrets.
     endpoints: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     cache: bool = False  # reuse stored responses of identical llm requests
+    repo: str | None = None  # agent tasks' default repository (--repo); None: the cwd's
+    # Agent tasks: the [agents] table (copy_files, setup_command) and keep_worktrees.
+    agents: Mapping[str, Any] = field(default_factory=dict)
     # The merge point (agents): merge succeeded branches when the job ends, into
     # merge_into (recorded at submit: the branch checked out then), checked by
     # merge_check (None: each task's check_command), then push the target once.
@@ -65,6 +68,8 @@ class JobOptions:
             "cwd": self.cwd,
             "endpoints": {name: dict(table) for name, table in self.endpoints.items()},
             "cache": self.cache,
+            "repo": self.repo,
+            "agents": dict(self.agents),
             "merge": self.merge,
             "merge_into": self.merge_into,
             "merge_check": self.merge_check,
@@ -86,6 +91,8 @@ class JobOptions:
             cwd=data.get("cwd"),
             endpoints=dict(data.get("endpoints") or {}),
             cache=bool(data.get("cache", False)),
+            repo=data.get("repo"),
+            agents=dict(data.get("agents") or {}),
             merge=bool(data.get("merge", False)),
             merge_into=data.get("merge_into"),
             merge_check=data.get("merge_check"),

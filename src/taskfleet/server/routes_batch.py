@@ -3,15 +3,18 @@
 Each body becomes task objects that go through the same checks as a task
 file: ``/batch/validation`` and ``/batch/tests`` make one shell task per
 target, ``/batch/mcp-operations`` one fs task per operation.
-``/batch/agent-tasks`` arrives with the agent kind.
+``/batch/agent-tasks`` one agent task per coding task, in the server's
+``--root`` repository (SPEC section 8).
 """
 
 from __future__ import annotations
 
 import shlex
+import uuid
 from typing import Any
 
 from fastapi import APIRouter
+from pydantic import BaseModel, Field
 
 from taskfleet import service
 from taskfleet.server import render
@@ -59,13 +62,61 @@ def concurrency_for(parallel: int | bool) -> int | None:
     return 1 if parallel is False else max(int(parallel), 1)
 
 
+class AgentTaskItem(BaseModel):
+    """One coding task of ``POST /batch/agent-tasks``."""
+
+    id: str | None = None
+    description: str = Field(min_length=1)
+
+
+class BatchAgentTasks(BaseModel):
+    """``POST /batch/agent-tasks``: the older body as is, one agent task per item.
+
+    ``chunk_size`` is accepted and has no effect (the runner pages through
+    tasks itself); ``profile`` (ours, optional) picks an external agent CLI.
+    """
+
+    tasks: list[AgentTaskItem] = Field(min_length=1)
+    chunk_size: int | None = None
+    parallel: int | bool = True
+    check_command: str | None = None
+    max_loops: int | None = None
+    coder_model: str | None = None
+    reviewer_model: str | None = None
+    profile: str | None = None
+
+
+def agent_tasks(body: BatchAgentTasks) -> list[dict[str, Any]]:
+    """One agent task per item, the body's loop settings on each."""
+    shared: dict[str, Any] = {
+        "check_command": body.check_command,
+        "max_loops": body.max_loops,
+        "model": body.coder_model,
+        "reviewer_model": body.reviewer_model,
+        "profile": body.profile,
+    }
+    shared = {key: value for key, value in shared.items() if value is not None}
+    tasks = []
+    for item in body.tasks:
+        task = {"kind": "agent", "description": item.description, **shared}
+        if item.id is not None:
+            task["id"] = item.id
+        tasks.append(task)
+    return tasks
+
+
 async def submit(
-    context: ServerContext, tasks: list[dict[str, Any]], parallel: int | bool
+    context: ServerContext,
+    tasks: list[dict[str, Any]],
+    parallel: int | bool,
+    job_id: str | None = None,
 ) -> dict[str, Any]:
     """Queue the tasks as a job and answer with the job in the batch shape."""
     store = context.open_store()
     options = context.job_options(service.JobOverrides(concurrency=concurrency_for(parallel)))
-    job = await service.submit(store, tasks, options, context.task_rules, source_name="<body>")
+    job = await service.submit(
+        store, tasks, options, context.task_rules, source_name="<body>", job_id=job_id
+    )
     context.wake_worker()
     return await batch_job(store, job.job_id, with_results=False)
 
@@ -100,6 +151,13 @@ async def mcp_operations(body: BatchMcpOperations, context: ContextDep) -> dict[
         fields = operation.model_dump(exclude_none=True, exclude={"type"})
         tasks.append({**task, **fields})
     return await submit(context, tasks, body.parallel)
+
+
+@router.post("/agent-tasks", response_model=BatchJob)
+async def agent_tasks_route(body: BatchAgentTasks, context: ContextDep) -> dict[str, Any]:
+    """Coding tasks as agent tasks in the server's root repository, one job."""
+    job_id = f"batch_agent_tasks-{uuid.uuid4().hex[:12]}"
+    return await submit(context, agent_tasks(body), body.parallel, job_id)
 
 
 @router.get("/jobs", response_model=BatchJobList)

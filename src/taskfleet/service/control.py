@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from taskfleet.engine.liveness import DEFAULT_LEASE_S
 from taskfleet.errors import InvalidTransition, JobConflict
-from taskfleet.model import SELECTIVE_RETRY_TASK_STATES, Job, JobStatus, RunMode
+from taskfleet.model import SELECTIVE_RETRY_TASK_STATES, Job, JobStatus, RunMode, TaskStatus
 from taskfleet.service.reports import get_job
+from taskfleet.service.tasks import iter_tasks
 from taskfleet.store.base import Store
 
 if TYPE_CHECKING:  # the runner and the kinds load only in the commands that run a job
@@ -27,6 +28,7 @@ __all__ = [
     "RESUMABLE_JOB_STATES",
     "SELECTIVE_RETRY_JOB_STATES",
     "cancel_job",
+    "prune_agent_leftovers",
     "requeue_for_retry",
     "run_job",
 ]
@@ -79,6 +81,7 @@ async def run_job(
     from_statuses = await _states_to_take_from(store, job, mode)
     if from_statuses is None:
         return job  # an ended job: resumed, or retried with nothing to retry
+    await prune_agent_leftovers(store, job_id, mode)
     from taskfleet.engine.runner import Runner
 
     runner = Runner(
@@ -92,6 +95,34 @@ async def run_job(
     if on_runner is not None:
         on_runner(runner)
     return await runner.run(from_statuses)
+
+
+async def prune_agent_leftovers(store: Store, job_id: str, mode: RunMode) -> None:
+    """On resume and retry: kill, remove and delete what dead attempts of agent tasks left.
+
+    Called while no runner holds the job: every worktree of it is a
+    leftover. Branches are kept for succeeded tasks (the merge point's) and
+    for tasks the merge point sent back (a feedback file waits for them).
+    """
+    from pathlib import Path
+
+    if mode is RunMode.RUN:
+        return  # a first run: no attempt has run yet
+
+    repos: dict[str, set[str]] = {}
+    async for task in iter_tasks(store, job_id):
+        if task.kind != "agent" or "repo" not in task.spec:
+            continue
+        keep = repos.setdefault(task.spec["repo"], set())
+        if task.status is TaskStatus.SUCCEEDED:
+            keep.add(task.id)
+    if not repos:
+        return
+    from taskfleet.kinds.agent.cleanup import prune_job, tasks_sent_back
+
+    for repo, keep in repos.items():
+        if Path(repo, ".taskfleet").is_dir():
+            await prune_job(Path(repo), job_id, keep | tasks_sent_back(Path(repo), job_id))
 
 
 async def _states_to_take_from(

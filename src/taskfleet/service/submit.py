@@ -11,6 +11,7 @@ flags or body fields, and the directory it was submitted from).
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -63,6 +64,8 @@ class JobOverrides:
     validate_cmd: str | None = None
     validate_rounds: int = 2
     cache: bool = False  # llm tasks: reuse stored responses of identical requests
+    repo: str | None = None  # agent tasks' repository (--repo); None: the cwd's
+    keep_worktrees: bool = False  # agent tasks: leave each attempt's worktree in place
 
 
 def job_options(
@@ -86,7 +89,17 @@ def job_options(
         cwd=cwd,
         endpoints={name: dict(table) for name, table in settings.endpoints.items()},
         cache=overrides.cache,
+        repo=None if overrides.repo is None else os.path.join(cwd, overrides.repo),
+        agents=_agents_options(settings, overrides),
     )
+
+
+def _agents_options(settings: Settings, overrides: JobOverrides) -> dict[str, Any]:
+    """The [agents] table, with ``keep_worktrees`` when the submission asked for it."""
+    agents = dict(settings.agents)
+    if overrides.keep_worktrees:
+        agents["keep_worktrees"] = True
+    return agents
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,4 +183,5 @@ def _parsed(
         endpoints=options.endpoints,
         environ=rules.environ,
         allow_empty=allow_empty,
+        agent_repo=options.repo or options.cwd,
     )
