@@ -26,6 +26,7 @@ from taskfleet.server.models import (
     TaskList,
 )
 from taskfleet.service.results import iter_results
+from taskfleet.service.transcripts import task_transcript
 from taskfleet.store.base import Store
 
 router = APIRouter()
@@ -122,6 +123,12 @@ async def get_task(job_id: str, task_id: str, store: StoreDep) -> dict[str, Any]
     """One task with its result, error, output and every attempt."""
     task, attempts = await service.task_detail(store, job_id, task_id)
     return render.task_detail(task, attempts)
+
+
+@router.get("/jobs/{job_id}/tasks/{task_id}/transcript", tags=["tasks"])
+async def get_transcript(job_id: str, task_id: str, store: StoreDep) -> dict[str, Any]:
+    """An agent task's transcript: its newest entries (404 for a task without one)."""
+    return await task_transcript(store, job_id, task_id)
 
 
 @router.get("/jobs/{job_id}/results", tags=["jobs"])

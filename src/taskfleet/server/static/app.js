@@ -317,6 +317,7 @@ async function renderTask(jobId, taskId, view) {
     (task.description ? ` · ${task.description}` : "");
   $("task-error").textContent = task.error || "—";
   $("task-output").textContent = outputText(task.result);
+  await renderAgent(jobId, task, view);
   $("attempts").tBodies[0].replaceChildren(...task.attempt_history.map((a) => el("tr", {}, [
     el("td", { textContent: String(a.number) }),
     el("td", { textContent: a.outcome || "running" }),
@@ -324,6 +325,47 @@ async function renderTask(jobId, taskId, view) {
     el("td", { textContent: shortTime(a.finished_at) }),
     el("td", { className: "error", textContent: a.error || "" }),
   ])));
+}
+
+// An agent task: its branch, diff stat, loops, check, review, merge, and the transcript.
+async function renderAgent(jobId, task, view) {
+  const box = $("task-agent");
+  const r = task.result;
+  box.hidden = !(task.kind === "agent" && r && typeof r === "object" && "branch" in r);
+  if (box.hidden) return;
+  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  const facts = [
+    ["branch", r.branch || "—"],
+    ["commit", r.commit ? r.commit.slice(0, 12) : "—"],
+    ["diff", `${plural(r.files_changed ?? 0, "file")} changed, +${r.insertions ?? 0} -${r.deletions ?? 0}`],
+    ["loops", String(r.loops ?? "—")],
+    ["check", r.check ? `exit code ${r.check.exit_code}` : "—"],
+    ["review", r.review ? `${r.review.verdict}${r.review.notes ? ": " + r.review.notes : ""}` : "—"],
+    ["merged", r.merged ? "yes" : "no"],
+  ];
+  $("agent-facts").replaceChildren(...facts.flatMap(([name, value]) => [
+    el("dt", { textContent: name }),
+    el("dd", { textContent: value, dataset: { fact: name } }),
+  ]));
+  let transcript;
+  try {
+    transcript = await api(`/jobs/${encodeURIComponent(jobId)}/tasks/${encodeURIComponent(task.id)}/transcript`);
+  } catch (error) {
+    transcript = null;
+  }
+  if (view !== state.view) return;
+  $("agent-transcript-note").textContent = transcript
+    ? `${transcript.path} (${transcript.entries.length} of ${transcript.total} entries)`
+    : "no transcript yet";
+  $("agent-transcript").textContent = transcript
+    ? transcript.entries.map(transcriptLine).join("\n")
+    : "—";
+}
+
+function transcriptLine(entry) {
+  const { type, time, attempt, ...rest } = entry;
+  const text = rest.text ?? rest.content ?? rest.output ?? JSON.stringify(rest);
+  return `[${type ?? "?"}] ${String(text).slice(0, 2000)}`;
 }
 
 function shortTime(iso) {
