@@ -100,9 +100,12 @@ async def create_worktree(repo: Path, job_id: str, task_id: str, base: str) -> W
             await _drop_checkout(repo, path)  # left by an attempt that died
         path.parent.mkdir(parents=True, exist_ok=True)
         exists = await git_ok(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}")
-        add = ["worktree", "add", "--quiet", str(path), branch]
+        # --no-checkout: the lock guards git's worktree list and refs only; the
+        # checkout (the slow part: every file of the repository) runs below, in
+        # parallel with the other attempts' checkouts.
+        add = ["worktree", "add", "--quiet", "--no-checkout", str(path), branch]
         if not exists:
-            add = ["worktree", "add", "--quiet", "-b", branch, str(path), base]
+            add = ["worktree", "add", "--quiet", "--no-checkout", "-b", branch, str(path), base]
         try:
             await git(repo, *add)
         except GitError:
@@ -112,6 +115,7 @@ async def create_worktree(repo: Path, job_id: str, task_id: str, base: str) -> W
                 await git(repo, *add)
             except GitError as exc:
                 raise RetryableError(f"cannot make worktree: {exc}") from None
+    await git(path, "reset", "--quiet", "--hard")  # fill the index and the files from HEAD
     start = (await git(path, "rev-parse", "HEAD")).strip()
     return Worktree(repo, path, branch, base, start, created_branch=not exists)
 
