@@ -7,18 +7,15 @@ A real server whose root is a git repository runs two agent tasks through
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+from fakes.agent_server import start_agent_server
 from server.live import LiveServer
 from server.test_batch_api import wait_batch
-from taskfleet.config.profiles import parse_profile
-from taskfleet.config.settings import Settings
 
 from .test_dashboard import page as page  # the headless Chromium page fixture
 
@@ -27,29 +24,11 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.slow
 
-STANDIN = Path(__file__).resolve().parents[1] / "agents" / "standin_agent.py"
-
-
-def _git(repo: Path, *args: str) -> str:
-    command = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args]
-    return subprocess.run(command, capture_output=True, text=True, check=True).stdout
-
 
 @pytest.fixture
 def agent_server(tmp_path: Path) -> Iterator[LiveServer]:
     """A server on a repository, with the stand-in agent CLI as profile ``standin``."""
-    root = tmp_path / "root"
-    root.mkdir()
-    _git(root, "init", "-q", "-b", "main")
-    (root / "README").write_text("hi\n")
-    _git(root, "add", ".")
-    _git(root, "commit", "-qm", "init")
-    command = f"{sys.executable} {STANDIN} {{prompt}} {{check_output}}"
-    profile = parse_profile("standin", {"kind": "agent", "command": command}, "test")
-    settings = Settings(
-        db=f"sqlite:///{tmp_path / 'store.db'}", concurrency=2, profiles={"standin": profile}
-    )
-    server = LiveServer(settings, root).start()  # type: ignore[arg-type]
+    server = start_agent_server(tmp_path)
     yield server
     server.stop()
 

@@ -2,41 +2,21 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from taskfleet.config.profiles import parse_profile
-from taskfleet.config.settings import Settings
+from fakes.agent_server import git, start_agent_server
 
 from .conftest import LiveServer
 from .test_batch_api import BATCH_KEYS, wait_batch
-
-STANDIN = Path(__file__).parent.parent / "agents" / "standin_agent.py"
-
-
-def _git(repo: Path, *args: str) -> str:
-    command = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args]
-    return subprocess.run(command, capture_output=True, text=True, check=True).stdout
 
 
 @pytest.fixture
 def agent_server(tmp_path: Path) -> Iterator[LiveServer]:
     """A server whose root is a repository and whose settings have a stand-in agent profile."""
-    root = tmp_path / "root"
-    root.mkdir()
-    _git(root, "init", "-q", "-b", "main")
-    (root / "README").write_text("hi\n")
-    _git(root, "add", ".")
-    _git(root, "commit", "-qm", "init")
-    command = f"{sys.executable} {STANDIN} {{prompt}} {{check_output}}"
-    profile = parse_profile("standin", {"kind": "agent", "command": command}, "test")
-    db = f"sqlite:///{tmp_path / 'store.db'}"
-    settings = Settings(db=db, concurrency=2, profiles={"standin": profile})
-    server = LiveServer(settings, root).start()  # type: ignore[arg-type]
+    server = start_agent_server(tmp_path)
     yield server
     server.stop()
 
@@ -67,10 +47,10 @@ def test_agent_tasks_run_in_the_root_repository(agent_server: LiveServer) -> Non
     branch = results["task1"]["result"]["branch"]
     assert branch == f"taskfleet/{created['job_id']}/task1"
     root = agent_server.root
-    assert _git(root, "show", f"{branch}:hello.py") == "print('hello')\n"
-    subject = _git(root, "log", "-1", "--format=%s", branch).strip()
+    assert git(root, "show", f"{branch}:hello.py") == "print('hello')\n"
+    subject = git(root, "log", "-1", "--format=%s", branch).strip()
     assert subject == "task1: write hello.py print('hello')"
-    assert _git(root, "status", "--porcelain") == ""
+    assert git(root, "status", "--porcelain") == ""
 
 
 def test_a_root_that_is_no_repository_is_refused(server: LiveServer) -> None:

@@ -8,15 +8,15 @@ needs a password fails instead of waiting for one). Commits are made as
 from __future__ import annotations
 
 import asyncio
-import os
-import re
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from taskfleet.errors import TaskfleetError, UsageError
+from taskfleet.kinds.agent.gitops import FALLBACK_IDENTITY, git_env, run_git
+from taskfleet.kinds.agent.worktree import safe_name
 
 __all__ = [
     "CHECK_OUTPUT_TAIL_CHARS",
@@ -39,15 +39,12 @@ __all__ = [
     "refuse_dirty_target",
     "remove_merge_worktree",
     "run_check",
-    "safe_name",
     "squash_onto_target",
     "times_sent_back",
     "write_feedback",
 ]
 
 CHECK_OUTPUT_TAIL_CHARS = 8000  # what a failing check hands back to its agent
-_IDENTITY = ("-c", "user.name=taskfleet", "-c", "user.email=taskfleet@localhost")
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 SENT_BACK_MARK = "sent back by the merge point"  # in the message of the target's merge
 
 
@@ -94,31 +91,9 @@ class CheckRun:
         return self.exit_code == 0
 
 
-def safe_name(name: str) -> str:
-    """``name`` as one path segment: the agent kind names its state files the same way."""
-    cleaned = _UNSAFE.sub("-", name).strip(".-") or "task"
-    return cleaned.replace("..", "-")
-
-
-def _git_env() -> Mapping[str, str]:
-    return {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-
-
 async def git(directory: Path, *args: str, check: bool = True) -> GitRun:
     """Run ``git -C directory args``; with ``check``, raise GitCommandFailed on a non-zero exit."""
-    process = await asyncio.create_subprocess_exec(
-        "git",
-        "-C",
-        str(directory),
-        *args,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=_git_env(),
-    )
-    out, err = await process.communicate()
-    assert process.returncode is not None
-    run = GitRun(process.returncode, out.decode(errors="replace"), err.decode(errors="replace"))
+    run = GitRun(*await run_git(directory, args))
     if check and not run.ok:
         said = run.stderr.strip() or run.stdout.strip()
         raise GitCommandFailed(f"git {' '.join(args)} failed in {directory}: {said}")
@@ -129,7 +104,7 @@ async def commit_identity(repo: Path) -> tuple[str, ...]:
     """``-c`` options naming taskfleet as the committer when ``repo`` has no identity."""
     has_email = await git(repo, "config", "user.email", check=False)
     has_name = await git(repo, "config", "user.name", check=False)
-    return () if has_email.ok and has_name.ok else _IDENTITY
+    return () if has_email.ok and has_name.ok else FALLBACK_IDENTITY
 
 
 async def checked_out_branch(repo: Path) -> str | None:
@@ -173,7 +148,7 @@ def branch_at_submit(directory: str) -> str | None:
             ["git", "-C", directory, "symbolic-ref", "--quiet", "--short", "HEAD"],
             capture_output=True,
             text=True,
-            env=dict(_git_env()),
+            env=dict(git_env()),
             check=False,
         )
     except OSError:

@@ -19,8 +19,10 @@ __all__ = [
     "FALLBACK_IDENTITY",
     "GitError",
     "git",
+    "git_env",
     "git_ok",
     "resolve_repo_and_base",
+    "run_git",
 ]
 
 # Used for taskfleet's commits only when the repository names nobody.
@@ -31,11 +33,13 @@ class GitError(TaskfleetError):
     """A git command failed; the message holds its stderr."""
 
 
-def _git_env() -> Mapping[str, str]:
+def git_env() -> Mapping[str, str]:
+    """The environment of every git call: this one, with no prompt for a password."""
     return {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
 
 
-async def _run(directory: Path | str, args: tuple[str, ...]) -> tuple[int, str, str]:
+async def run_git(directory: Path | str, args: tuple[str, ...]) -> tuple[int, str, str]:
+    """``git -C directory args``: (exit code, stdout, stderr), whatever the exit code."""
     proc = await asyncio.create_subprocess_exec(
         "git",
         "-C",
@@ -44,7 +48,7 @@ async def _run(directory: Path | str, args: tuple[str, ...]) -> tuple[int, str, 
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=_git_env(),
+        env=git_env(),
     )
     out, err = await proc.communicate()
     assert proc.returncode is not None
@@ -53,7 +57,7 @@ async def _run(directory: Path | str, args: tuple[str, ...]) -> tuple[int, str, 
 
 async def git(directory: Path | str, *args: str) -> str:
     """The stdout of ``git -C directory args``; GitError when it exits non-zero."""
-    code, out, err = await _run(directory, args)
+    code, out, err = await run_git(directory, args)
     if code != 0:
         raise GitError(f"git {' '.join(args[:2])} failed: {err.strip() or out.strip()}")
     return out
@@ -61,7 +65,7 @@ async def git(directory: Path | str, *args: str) -> str:
 
 async def git_ok(directory: Path | str, *args: str) -> bool:
     """Whether ``git -C directory args`` exits 0 (its output is dropped)."""
-    code, _out, _err = await _run(directory, args)
+    code, _out, _err = await run_git(directory, args)
     return code == 0
 
 
@@ -71,7 +75,7 @@ def _git_sync(directory: str, *args: str) -> str | None:
             ["git", "-C", directory, *args],
             capture_output=True,
             text=True,
-            env=_git_env(),
+            env=git_env(),
             stdin=subprocess.DEVNULL,
             check=False,
         )
