@@ -295,7 +295,7 @@ async def _run_and_report(
     import asyncio
 
     from taskfleet import service
-    from taskfleet.cli.progress_view import print_tagged_line, summary_text, watch
+    from taskfleet.cli.progress_view import print_tagged_line, watch
     from taskfleet.model import RunMode
 
     watchers: list[asyncio.Task[None]] = []
@@ -324,9 +324,19 @@ async def _run_and_report(
             watcher.cancel()
         await asyncio.gather(*watchers, return_exceptions=True)
         remove_signal_handlers()
-    report = await service.job_report(store, job.job_id)
     if not runners and not quiet:
         click.echo(_nothing_to_run_note(job, mode), err=True)
+    return await _report_end(store, job, output, tag, as_json, quiet)
+
+
+async def _report_end(
+    store: Store, job: Job, output: str | None, tag: bool, as_json: bool, quiet: bool
+) -> tuple[int, dict[str, Any]]:
+    """The results file, then the summary (JSON, text, or nothing with -q); the exit code."""
+    from taskfleet import service
+    from taskfleet.cli.progress_view import summary_text
+
+    report = await service.job_report(store, job.job_id)
     if output:
         await _write_results_file(store, job.job_id, output)
     if as_json:

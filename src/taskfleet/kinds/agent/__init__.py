@@ -113,6 +113,8 @@ class AgentKind:
         transcript: JsonlTranscript,
         deadline: float | None,
     ) -> Outcome:
+        # One piece: the loop's setup, its run and both of its endings share the
+        # worktree, the budget and the report, and read best in that order.
         await _prepare(worktree, ctx.agents, transcript)
         prepared = await changed_paths(worktree.path, worktree.start_commit)
         feedback_file = (
